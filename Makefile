@@ -1,0 +1,50 @@
+# Documented entry points. Each target bootstraps .venv from uv.lock when it is missing
+# or older than the lock file, so a fresh machine needs only Python 3.11.
+PY      ?= $(shell command -v python3.11 || command -v python3)
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.synced
+UV_VERSION := 0.13.9
+DATA    ?= data/synthetic
+YEAR    ?= 2023
+LANG_   ?= ja
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
+.PHONY: report test lint format lab bench env clean-venv
+
+$(STAMP): uv.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet
+	touch $@
+
+env: $(STAMP) ## create or update .venv from the lock file
+
+report: $(STAMP) ## the main job: synthetic city (first time) -> validate -> FY run -> report
+	test -f $(DATA)/dataset.json || $(BIN)/mvm-eval simulate --out $(DATA)
+	$(BIN)/mvm-eval validate $(DATA)
+
+test: $(STAMP) ## the whole test suite
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check src tests
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format src tests
+
+lab: $(STAMP) ## JupyterLab with the package installed and the notebooks ready
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP) ## all benchmarks (slow; prints figures)
+	$(BIN)/mvm-eval bench simulate
+	$(BIN)/mvm-eval bench cohort --population 200000
+	$(BIN)/mvm-eval bench risk
+	$(BIN)/mvm-eval bench causal
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,31 @@
+"""Shared fixtures. BLAS threads are pinned so that results match exactly run to run."""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+
+SMALL_POPULATION = 6_000
+"""Residents of the small synthetic town the integration tests share (about 1,400 enrollees)."""
+SMALL_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def small_dataset_path(tmp_path_factory):
+    """A small synthetic municipality written once per test session (per xdist worker)."""
+    from analysis.data.synthetic import simulate
+
+    out = tmp_path_factory.mktemp("synthetic") / "small"
+    simulate(population=SMALL_POPULATION, years=(2019, 2024), seed=SMALL_SEED, out=out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_dataset(small_dataset_path):
+    from analysis.data import load_dataset
+
+    return load_dataset(small_dataset_path)
