@@ -94,8 +94,13 @@ LETTER_VARIANTS = ("plain", "nudge")
 EXIT_REASONS = ("age75", "moved", "employee_insurance", "death", "other")
 URINE_PROTEIN_LABELS = {0: "−", 1: "±", 2: "+", 3: "2+", 4: "3+"}
 
-_PID = Column("person_id", "string", ja="個人番号(仮名化)", en="Person id (pseudonymous)",
-              description="Pseudonymous person identifier (keyed hash on import).")
+_PID = Column(
+    "person_id",
+    "string",
+    ja="個人番号(仮名化)",
+    en="Person id (pseudonymous)",
+    description="Pseudonymous person identifier (keyed hash on import).",
+)
 
 
 def _flag(name: str, ja: str, en: str, description: str) -> Column:
@@ -103,52 +108,174 @@ def _flag(name: str, ja: str, en: str, description: str) -> Column:
 
 
 ENROLLMENT = Table(
-    "enrollment", "資格", "NHI enrollment spells, one row per spell.",
+    "enrollment",
+    "資格",
+    "NHI enrollment spells, one row per spell.",
     (
         _PID,
-        Column("household_id", "string", ja="世帯番号(仮名化)", en="Household id (pseudonymous)",
-               description="NHI is billed per household; used for clustered standard errors."),
+        Column(
+            "household_id",
+            "string",
+            ja="世帯番号(仮名化)",
+            en="Household id (pseudonymous)",
+            description="NHI is billed per household; used for clustered standard errors.",
+        ),
         Column("sex", "string", allowed=SEX, ja="性別", en="Sex", description="M = 男, F = 女."),
         Column("birth_date", "date", ja="生年月日", en="Date of birth"),
         Column("enroll_start", "date", ja="資格取得日", en="Enrollment start"),
-        Column("enroll_end", "date", nullable=True, ja="資格喪失日", en="Enrollment end",
-               description="Last day enrolled; null = still enrolled at the data cut."),
+        Column(
+            "enroll_end",
+            "date",
+            nullable=True,
+            ja="資格喪失日",
+            en="Enrollment end",
+            description="Last day enrolled; null = still enrolled at the data cut.",
+        ),
         Column("death_date", "date", nullable=True, ja="死亡日", en="Date of death"),
-        Column("exit_reason", "string", nullable=True, allowed=EXIT_REASONS, ja="喪失事由",
-               en="Reason enrollment ended",
-               description="age75 (後期高齢者医療へ移行), moved (転出), employee_insurance "
-                           "(社保加入), death (死亡), other; null while enrolled."),
+        Column(
+            "exit_reason",
+            "string",
+            nullable=True,
+            allowed=EXIT_REASONS,
+            ja="喪失事由",
+            en="Reason enrollment ended",
+            description="age75 (後期高齢者医療へ移行), moved (転出), employee_insurance "
+            "(社保加入), death (死亡), other; null while enrolled.",
+        ),
     ),
     primary_key=("person_id", "enroll_start"),
 )
 
 CHECKUPS = Table(
-    "checkups", "健診", "特定健診 results (ages 40-74), at most one per person and fiscal year.",
+    "checkups",
+    "健診",
+    "特定健診 results (ages 40-74), at most one per person and fiscal year.",
     (
         _PID,
         Column("exam_date", "date", ja="健診受診日", en="Checkup date"),
-        Column("fiscal_year", "int", min=2000, max=2100, ja="年度", en="Fiscal year",
-               description="April-March; FY2023 = 2023-04-01 to 2024-03-31."),
-        Column("height_cm", "float", nullable=True, min=120, max=210, ja="身長", en="Height", unit="cm"),
-        Column("weight_kg", "float", nullable=True, min=25, max=200, ja="体重", en="Weight", unit="kg"),
+        Column(
+            "fiscal_year",
+            "int",
+            min=2000,
+            max=2100,
+            ja="年度",
+            en="Fiscal year",
+            description="April-March; FY2023 = 2023-04-01 to 2024-03-31.",
+        ),
+        Column(
+            "height_cm", "float", nullable=True, min=120, max=210, ja="身長", en="Height", unit="cm"
+        ),
+        Column(
+            "weight_kg", "float", nullable=True, min=25, max=200, ja="体重", en="Weight", unit="kg"
+        ),
         Column("bmi", "float", nullable=True, min=10, max=70, ja="BMI", en="BMI", unit="kg/m²"),
-        Column("waist_cm", "float", nullable=True, min=40, max=180, ja="腹囲", en="Waist", unit="cm"),
-        Column("sbp", "float", nullable=True, min=60, max=260, ja="収縮期血圧", en="Systolic BP", unit="mmHg"),
-        Column("dbp", "float", nullable=True, min=30, max=160, ja="拡張期血圧", en="Diastolic BP", unit="mmHg"),
-        Column("hba1c", "float", nullable=True, min=3.0, max=18.0, ja="HbA1c", en="HbA1c (NGSP)", unit="%"),
-        Column("fasting_glucose", "float", nullable=True, min=40, max=600, ja="空腹時血糖",
-               en="Fasting glucose", unit="mg/dL"),
-        Column("ldl", "float", nullable=True, min=10, max=500, ja="LDLコレステロール", en="LDL cholesterol", unit="mg/dL"),
-        Column("hdl", "float", nullable=True, min=10, max=200, ja="HDLコレステロール", en="HDL cholesterol", unit="mg/dL"),
-        Column("tg", "float", nullable=True, min=10, max=3000, ja="中性脂肪", en="Triglycerides", unit="mg/dL"),
-        Column("egfr", "float", nullable=True, min=2, max=200, ja="eGFR", en="eGFR", unit="mL/min/1.73m²"),
-        Column("urine_protein", "int", nullable=True, min=0, max=4, allowed=(0, 1, 2, 3, 4), ja="尿蛋白",
-               en="Urine protein (dipstick)", description="0 = −, 1 = ±, 2 = +, 3 = 2+, 4 = 3+."),
+        Column(
+            "waist_cm", "float", nullable=True, min=40, max=180, ja="腹囲", en="Waist", unit="cm"
+        ),
+        Column(
+            "sbp",
+            "float",
+            nullable=True,
+            min=60,
+            max=260,
+            ja="収縮期血圧",
+            en="Systolic BP",
+            unit="mmHg",
+        ),
+        Column(
+            "dbp",
+            "float",
+            nullable=True,
+            min=30,
+            max=160,
+            ja="拡張期血圧",
+            en="Diastolic BP",
+            unit="mmHg",
+        ),
+        Column(
+            "hba1c",
+            "float",
+            nullable=True,
+            min=3.0,
+            max=18.0,
+            ja="HbA1c",
+            en="HbA1c (NGSP)",
+            unit="%",
+        ),
+        Column(
+            "fasting_glucose",
+            "float",
+            nullable=True,
+            min=40,
+            max=600,
+            ja="空腹時血糖",
+            en="Fasting glucose",
+            unit="mg/dL",
+        ),
+        Column(
+            "ldl",
+            "float",
+            nullable=True,
+            min=10,
+            max=500,
+            ja="LDLコレステロール",
+            en="LDL cholesterol",
+            unit="mg/dL",
+        ),
+        Column(
+            "hdl",
+            "float",
+            nullable=True,
+            min=10,
+            max=200,
+            ja="HDLコレステロール",
+            en="HDL cholesterol",
+            unit="mg/dL",
+        ),
+        Column(
+            "tg",
+            "float",
+            nullable=True,
+            min=10,
+            max=3000,
+            ja="中性脂肪",
+            en="Triglycerides",
+            unit="mg/dL",
+        ),
+        Column(
+            "egfr",
+            "float",
+            nullable=True,
+            min=2,
+            max=200,
+            ja="eGFR",
+            en="eGFR",
+            unit="mL/min/1.73m²",
+        ),
+        Column(
+            "urine_protein",
+            "int",
+            nullable=True,
+            min=0,
+            max=4,
+            allowed=(0, 1, 2, 3, 4),
+            ja="尿蛋白",
+            en="Urine protein (dipstick)",
+            description="0 = −, 1 = ±, 2 = +, 3 = 2+, 4 = 3+.",
+        ),
         _flag("smoker", "喫煙", "Current smoker", "Questionnaire: smokes habitually."),
-        _flag("exercise_habit", "運動習慣", "Exercise habit",
-              "Questionnaire: sweat-inducing exercise ≥30 min, ≥2 times a week, for ≥1 year."),
-        _flag("walking_habit", "歩行習慣", "Walking habit",
-              "Questionnaire: walking or equivalent activity ≥1 hour a day."),
+        _flag(
+            "exercise_habit",
+            "運動習慣",
+            "Exercise habit",
+            "Questionnaire: sweat-inducing exercise ≥30 min, ≥2 times a week, for ≥1 year.",
+        ),
+        _flag(
+            "walking_habit",
+            "歩行習慣",
+            "Walking habit",
+            "Questionnaire: walking or equivalent activity ≥1 hour a day.",
+        ),
         _flag("bp_med", "服薬1(血圧)", "On antihypertensives", "Questionnaire Q1."),
         _flag("glucose_med", "服薬2(血糖)", "On glucose-lowering drugs", "Questionnaire Q2."),
         _flag("lipid_med", "服薬3(脂質)", "On lipid-lowering drugs", "Questionnaire Q3."),
@@ -158,18 +285,47 @@ CHECKUPS = Table(
 )
 
 CLAIMS = Table(
-    "claims", "レセプト", "Monthly claims (レセプト), one per person, month and setting.",
+    "claims",
+    "レセプト",
+    "Monthly claims (レセプト), one per person, month and setting.",
     (
         Column("claim_id", "string", ja="レセプト番号", en="Claim id"),
         _PID,
-        Column("service_month", "date", ja="診療年月", en="Service month",
-               description="First day of the month of service."),
-        Column("setting", "string", allowed=SETTINGS, ja="入外区分", en="Setting",
-               description="inpatient (入院), outpatient (入院外), pharmacy (調剤), dental (歯科)."),
-        Column("points", "int", min=0, max=100_000_000, ja="点数", en="Claim points", unit="点",
-               description="Fee-schedule points; 1 point = 10 yen."),
-        Column("cost_yen", "int", min=0, max=1_000_000_000, ja="医療費", en="Cost", unit="円",
-               description="points × 10."),
+        Column(
+            "service_month",
+            "date",
+            ja="診療年月",
+            en="Service month",
+            description="First day of the month of service.",
+        ),
+        Column(
+            "setting",
+            "string",
+            allowed=SETTINGS,
+            ja="入外区分",
+            en="Setting",
+            description="inpatient (入院), outpatient (入院外), pharmacy (調剤), dental (歯科).",
+        ),
+        Column(
+            "points",
+            "int",
+            min=0,
+            max=100_000_000,
+            ja="点数",
+            en="Claim points",
+            unit="点",
+            description="Fee-schedule points; 1 point = 10 yen.",
+        ),
+        Column(
+            "cost_yen",
+            "int",
+            min=0,
+            max=1_000_000_000,
+            ja="医療費",
+            en="Cost",
+            unit="円",
+            description="points × 10.",
+        ),
         Column("days", "int", min=0, max=31, ja="診療実日数", en="Days of care"),
     ),
     primary_key=("claim_id",),
@@ -177,11 +333,18 @@ CLAIMS = Table(
 )
 
 CLAIM_DIAGNOSES = Table(
-    "claim_diagnoses", "傷病名", "Diagnoses on each claim (ICD-10).",
+    "claim_diagnoses",
+    "傷病名",
+    "Diagnoses on each claim (ICD-10).",
     (
         Column("claim_id", "string", ja="レセプト番号", en="Claim id"),
-        Column("icd10", "string", ja="傷病名コード(ICD10)", en="ICD-10 code",
-               description="ICD-10 code without the dot, e.g. E119, I10, N184."),
+        Column(
+            "icd10",
+            "string",
+            ja="傷病名コード(ICD10)",
+            en="ICD-10 code",
+            description="ICD-10 code without the dot, e.g. E119, I10, N184.",
+        ),
         Column("primary", "bool", ja="主傷病", en="Primary diagnosis"),
     ),
     primary_key=("claim_id", "icd10"),
@@ -189,7 +352,9 @@ CLAIM_DIAGNOSES = Table(
 )
 
 CLAIM_PROCEDURES = Table(
-    "claim_procedures", "診療行為", "Procedures of interest on each claim (e.g. dialysis).",
+    "claim_procedures",
+    "診療行為",
+    "Procedures of interest on each claim (e.g. dialysis).",
     (
         Column("claim_id", "string", ja="レセプト番号", en="Claim id"),
         Column("code", "string", ja="診療行為コード", en="Procedure code"),
@@ -200,25 +365,49 @@ CLAIM_PROCEDURES = Table(
 )
 
 PROGRAM_OFFERS = Table(
-    "program_offers", "事業案内", "Program offers (invitation letters), one per person and fiscal year.",
+    "program_offers",
+    "事業案内",
+    "Program offers (invitation letters), one per person and fiscal year.",
     (
         _PID,
         Column("fiscal_year", "int", min=2000, max=2100, ja="年度", en="Fiscal year"),
-        Column("program", "string", allowed=PROGRAMS, ja="事業", en="Program",
-               description="vitality (3-month gamified exercise) or mystar (6-month coaching)."),
+        Column(
+            "program",
+            "string",
+            allowed=PROGRAMS,
+            ja="事業",
+            en="Program",
+            description="vitality (3-month gamified exercise) or mystar (6-month coaching).",
+        ),
         Column("risk_tier", "string", allowed=RISK_TIERS, ja="リスク区分", en="Risk tier"),
-        Column("risk_score", "float", nullable=True, min=0, max=1, ja="リスクスコア",
-               en="Predicted risk", description="Predicted 5-year risk the tier was cut from."),
+        Column(
+            "risk_score",
+            "float",
+            nullable=True,
+            min=0,
+            max=1,
+            ja="リスクスコア",
+            en="Predicted risk",
+            description="Predicted 5-year risk the tier was cut from.",
+        ),
         Column("offer_date", "date", ja="案内送付日", en="Offer date"),
-        Column("letter_variant", "string", allowed=LETTER_VARIANTS, ja="案内文の種類",
-               en="Letter variant", description="plain or nudge (randomised)."),
+        Column(
+            "letter_variant",
+            "string",
+            allowed=LETTER_VARIANTS,
+            ja="案内文の種類",
+            en="Letter variant",
+            description="plain or nudge (randomised).",
+        ),
     ),
     primary_key=("person_id", "fiscal_year"),
     references={"person_id": "enrollment.person_id"},
 )
 
 PROGRAM_ENROLLMENTS = Table(
-    "program_enrollments", "事業参加", "Program participation, one per person, fiscal year and program.",
+    "program_enrollments",
+    "事業参加",
+    "Program participation, one per person, fiscal year and program.",
     (
         _PID,
         Column("fiscal_year", "int", min=2000, max=2100, ja="年度", en="Fiscal year"),
@@ -233,18 +422,30 @@ PROGRAM_ENROLLMENTS = Table(
 )
 
 ACTIVITY = Table(
-    "activity", "歩数", "Weekly mean steps from wearables (participants only).",
+    "activity",
+    "歩数",
+    "Weekly mean steps from wearables (participants only).",
     (
         _PID,
         Column("week_start", "date", ja="週の開始日", en="Week start", description="A Monday."),
-        Column("steps_per_day", "int", min=0, max=100_000, ja="1日平均歩数", en="Steps per day", unit="歩"),
+        Column(
+            "steps_per_day",
+            "int",
+            min=0,
+            max=100_000,
+            ja="1日平均歩数",
+            en="Steps per day",
+            unit="歩",
+        ),
     ),
     primary_key=("person_id", "week_start"),
     references={"person_id": "enrollment.person_id"},
 )
 
 EVENTS = Table(
-    "events", "イベント", "Sports-community events.",
+    "events",
+    "イベント",
+    "Sports-community events.",
     (
         Column("event_id", "string", ja="イベント番号", en="Event id"),
         Column("date", "date", ja="開催日", en="Date"),
@@ -254,7 +455,9 @@ EVENTS = Table(
 )
 
 EVENT_ATTENDANCE = Table(
-    "event_attendance", "イベント参加", "Who attended which event.",
+    "event_attendance",
+    "イベント参加",
+    "Who attended which event.",
     (
         Column("event_id", "string", ja="イベント番号", en="Event id"),
         _PID,
@@ -266,8 +469,16 @@ EVENT_ATTENDANCE = Table(
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
-        ENROLLMENT, CHECKUPS, CLAIMS, CLAIM_DIAGNOSES, CLAIM_PROCEDURES, PROGRAM_OFFERS,
-        PROGRAM_ENROLLMENTS, ACTIVITY, EVENTS, EVENT_ATTENDANCE,
+        ENROLLMENT,
+        CHECKUPS,
+        CLAIMS,
+        CLAIM_DIAGNOSES,
+        CLAIM_PROCEDURES,
+        PROGRAM_OFFERS,
+        PROGRAM_ENROLLMENTS,
+        ACTIVITY,
+        EVENTS,
+        EVENT_ATTENDANCE,
     )
 }
 """All tables of the contract, by name, in dependency order."""
@@ -288,6 +499,13 @@ def arrow_schema(name: str):
     """The pyarrow schema a table is written with (column order as in the contract)."""
     import pyarrow as pa
 
-    kinds = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(),
-             "date": pa.date32(), "bool": pa.bool_()}
-    return pa.schema([pa.field(c.name, kinds[c.kind], nullable=c.nullable) for c in table(name).columns])
+    kinds = {
+        "string": pa.string(),
+        "int": pa.int64(),
+        "float": pa.float64(),
+        "date": pa.date32(),
+        "bool": pa.bool_(),
+    }
+    return pa.schema(
+        [pa.field(c.name, kinds[c.kind], nullable=c.nullable) for c in table(name).columns]
+    )

@@ -100,8 +100,10 @@ class Dataset:
 
     def __repr__(self) -> str:
         rows = self.meta.get("rows", {})
-        return (f"<Dataset {self.meta.get('name', self.path.name)!r} source={self.meta.get('source')!r} "
-                f"persons={rows.get('enrollment', '?')} tables={len(self.tables)}>")
+        return (
+            f"<Dataset {self.meta.get('name', self.path.name)!r} source={self.meta.get('source')!r} "
+            f"persons={rows.get('enrollment', '?')} tables={len(self.tables)}>"
+        )
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:
@@ -166,7 +168,9 @@ class DatasetWriter:
 
     def __enter__(self) -> DatasetWriter:
         if self.out.exists() and not self.replace:
-            raise FileExistsError(f"{self.out} exists; pass replace=True (CLI: --replace) to overwrite")
+            raise FileExistsError(
+                f"{self.out} exists; pass replace=True (CLI: --replace) to overwrite"
+            )
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
         return self
@@ -187,8 +191,9 @@ class DatasetWriter:
         assert self.tmp is not None, "use DatasetWriter as a context manager"
         tbl = self._to_arrow(name, df)
         if name not in self._writers:
-            self._writers[name] = pq.ParquetWriter(self.tmp / f"{name}.parquet", tbl.schema,
-                                                   compression="zstd")
+            self._writers[name] = pq.ParquetWriter(
+                self.tmp / f"{name}.parquet", tbl.schema, compression="zstd"
+            )
             self._rows[name] = 0
         self._writers[name].write_table(tbl)
         self._rows[name] += tbl.num_rows
@@ -200,8 +205,9 @@ class DatasetWriter:
     def write_json(self, filename: str, obj: Any) -> None:
         """Write an extra JSON file (e.g. ``truth.json``) into the dataset, hashed like the tables."""
         assert self.tmp is not None
-        (self.tmp / filename).write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
-                                         encoding="utf-8")
+        (self.tmp / filename).write_text(
+            json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+        )
 
     def extra_path(self, filename: str) -> Path:
         """Path inside the temporary dataset for an extra file the caller writes itself."""
@@ -222,8 +228,9 @@ class DatasetWriter:
             "rows": {t: self._rows[t] for t in TABLES if t in self._rows},
             "files": files,
         }
-        (self.tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
-                                              encoding="utf-8")
+        (self.tmp / METADATA_FILE).write_text(
+            json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         if self.out.exists():
             shutil.rmtree(self.out)
         os.replace(self.tmp, self.out)
