@@ -33,6 +33,23 @@ def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a contract Parquet file as pandas with date columns as ``datetime64[ns]``.
+
+    Arrow ``date32`` columns would otherwise arrive as Python ``date`` objects, which do not
+    compare with ``pd.Timestamp``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tbl = pq.read_table(path, columns=columns)
+    dates = [f.name for f in tbl.schema if pa.types.is_date(f.type)]
+    df = tbl.to_pandas(date_as_object=False)
+    for col in dates:
+        df[col] = df[col].astype("datetime64[ns]")
+    return df
+
+
 @dataclass
 class Dataset:
     """A dataset directory opened for reading.
@@ -69,7 +86,7 @@ class Dataset:
         """Read one table as pandas (dates as ``datetime64[ns]``)."""
         if columns is None and name in self._cache:
             return self._cache[name]
-        df = pd.read_parquet(self.table_path(name), columns=columns)
+        df = read_table(self.table_path(name), columns=columns)
         if columns is None:
             self._cache[name] = df
         return df
