@@ -1,0 +1,232 @@
+"""Report sections built from a fabricated run: contract, wording, verdicts, disclosure."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import artifacts as art
+from analysis.i18n import LANGS, Strings
+from analysis.report_contract import REPORT_ARTIFACTS, contract_frame
+from analysis.report_markdown import BLOCK_MIME, ReportBlock
+from analysis.report_runs import (
+    previous_run,
+    run_provenance,
+    verify_command_text,
+    wareki_fiscal_year,
+)
+from analysis.report_sections import SECTIONS, Report, report_title, section_markdown
+
+
+@pytest.fixture(scope="module")
+def sections(run_dir):
+    """{lang: {number: markdown}} for the complete fixture run."""
+    out = {}
+    for lang in LANGS:
+        out[lang] = {}
+        for n in SECTIONS:
+            md, missing = section_markdown(run_dir, n, lang)
+            assert missing == [], (lang, n, missing)
+            out[lang][n] = md
+    return out
+
+
+def test_contract_is_well_formed_and_the_fixture_satisfies_it(run_dir):
+    keys = [a.key for a in REPORT_ARTIFACTS]
+    assert len(keys) == len(set(keys))
+    assert {a.kind for a in REPORT_ARTIFACTS} <= {"table", "figure", "numbers"}
+    # section 2 is mostly fixed wording; section 10 reads the run's own records
+    assert {n for a in REPORT_ARTIFACTS for n in a.sections} == set(SECTIONS) - {10}
+    for a in REPORT_ARTIFACTS:
+        assert art.has_artifact(run_dir, a.step, a.name), a.key
+        assert set(a.counts) <= set(a.fields), a.key
+        if a.kind == "table":
+            assert set(a.fields) <= set(art.load_table(run_dir, a.step, a.name).columns), a.key
+        elif a.kind == "numbers":
+            assert set(a.fields) <= set(art.load_numbers(run_dir, a.step, a.name)), a.key
+    assert len(contract_frame()) == len(REPORT_ARTIFACTS)
+
+
+def test_strings_have_the_same_keys_in_both_languages():
+    assert Strings("ja").keys() == Strings("en").keys()
+    assert Strings("ja")("section.10") == "10. 方法と再現性"
+
+
+def test_every_section_has_its_heading_in_each_language(sections):
+    for lang in LANGS:
+        s = Strings(lang)
+        for n in SECTIONS:
+            assert sections[lang][n].startswith(f"# {s(f'section.{n}')}\n")
+    assert "対象者" in sections["ja"][3] and "Population" in sections["en"][3]
+
+
+def test_withheld_estimates_show_the_verdict_and_reason_not_a_number(run_dir, sections, planted):
+    effects = art.load_table(run_dir, "03_effect_exercise", "effects")
+    withheld = effects[~effects["passed"]].iloc[0]
+    for lang, word in (("ja", "判定保留"), ("en", "Withheld")):
+        row = next(line for line in sections[lang][6].splitlines()
+                   if line.startswith(f"| {withheld[f'label_{lang}']} |"))  # fmt: skip
+        assert word in row
+        assert (
+            "0.183" in row and "after weighting" in planted.reason
+        )  # the reason names the failed check and its value
+        assert f"{withheld['estimate']:.2f}" not in row
+
+
+def test_estimates_on_groups_under_ten_are_not_shown(run_dir, sections, planted):
+    subs = art.load_table(run_dir, "05_targeting", "subgroups")
+    small = subs[subs["n"] < 10].iloc[0]
+    for lang in LANGS:
+        row = next(line for line in sections[lang][8].splitlines()
+                   if line.startswith(f"| {planted.small_subgroup[lang]} |"))  # fmt: skip
+        assert "\\<10" in row
+        assert "2,500" not in row and str(int(small["estimate"])) not in row
+
+
+def test_tables_state_population_and_period_and_figures_have_alt_text(sections):
+    for lang, (pop, per) in (("ja", ("対象:", "期間:")), ("en", ("population:", "period:"))):
+        text = "\n".join(sections[lang].values())
+        captions = [line for line in text.splitlines() if line.startswith(": ")]
+        assert len(captions) >= 12
+        for cap in captions:
+            assert pop in cap and per in cap, cap
+        figures = re.findall(r"!\[([^\]]+)\]\(([^)]+)\)\{([^}]*)\}", text)
+        assert len(figures) == sum(a.kind == "figure" for a in REPORT_ARTIFACTS)
+        for caption, src, attrs in figures:
+            assert caption and src.startswith("../artifacts/") and src.endswith(".png")
+            assert re.search(r'fig-alt="[^"]+"', attrs) and "#fig-" in attrs
+
+
+def test_small_counts_are_suppressed_in_every_table(sections):
+    for lang in LANGS:
+        for line in "\n".join(sections[lang].values()).splitlines():
+            if line.startswith("|") and not line.startswith("|:"):
+                for cell in line.strip("|").split("|"):
+                    cell = cell.strip()
+                    if re.fullmatch(r"\d[\d,]*", cell):
+                        assert int(cell.replace(",", "")) == 0 or int(cell.replace(",", "")) >= 10
+    tiers = next(line for line in sections["ja"][4].splitlines() if "\\<10" in line)
+    assert tiers.count("x") >= 1  # its complement in the same row
+
+
+def test_person_level_artifacts_never_reach_the_report(sections, planted):
+    text = "\n".join(md for lang in LANGS for md in sections[lang].values())
+    for trap in (*planted.ids, *planted.birth_dates, "analysis_table"):
+        assert trap not in text
+
+
+def test_year_over_year_uses_the_latest_complete_previous_run(runs_root, run_dir, sections):
+    prev = previous_run(run_dir)
+    assert prev is not None and prev.name == "20230601-latest"
+    assert "tbl-year-over-year" in sections["ja"][1] and "20230601-latest" in sections["ja"][1]
+    first = runs_root / "FY2022" / "20230601-latest"
+    assert previous_run(first) is None
+    md, _ = section_markdown(first, 1, "ja")
+    assert Strings("ja")("yoy.none") in md
+
+
+def test_missing_artifacts_are_named_in_the_report_language(run_dir, tmp_path):
+    run = tmp_path / "FY2023" / "partial"
+    shutil.copytree(run_dir, run)
+    for suffix in (".parquet", ".meta.json"):
+        (run / "artifacts" / "03_effect_exercise" / f"effects{suffix}").unlink()
+    for lang, phrase in (("ja", "含まれていない"), ("en", "is not part of this run")):
+        md, missing = section_markdown(run, 6, lang)
+        assert "03_effect_exercise/effects" in missing
+        assert phrase in md and "03\\_effect\\_exercise/effects" in md
+        assert "#fig-03-effect-exercise-steps" in md  # the rest of the section still renders
+
+
+def test_a_table_missing_a_contract_column_is_a_clear_error(run_dir, tmp_path):
+    run = tmp_path / "FY2023" / "broken"
+    shutil.copytree(run_dir, run)
+    df = art.load_table(run, "02_risk", "tiers").drop(columns=["n_high"])
+    art.save_table(df, run, "02_risk", "tiers")
+    with pytest.raises(ValueError, match=r"02_risk/tiers: columns \['n_high'\] missing"):
+        section_markdown(run, 4, "en")
+
+
+def test_a_table_that_cannot_be_protected_hides_all_its_counts(run_dir, tmp_path):
+    run = tmp_path / "FY2023" / "tiny"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    tiny = pd.DataFrame({"age_band": ["40-49", "50-59"], "sex_ja": ["男性"] * 2,
+                         "sex_en": ["Men"] * 2, "n_low": [1, 10], "n_middle": [0, 0],
+                         "n_high": [0, 0]})  # fmt: skip
+    art.save_table(tiny, run, "02_risk", "tiers", caption="tiers", population="p", period="q")
+    md, _ = section_markdown(run, 4, "en")
+    rows = [line for line in md.splitlines() if line.startswith("| 40-49") or
+            line.startswith("| 50-59")]  # fmt: skip
+    assert all(line.count("| x ") == 3 for line in rows), rows
+    assert Strings("en")("table.unprotectable") in md
+
+
+def test_report_blocks_carry_both_languages(run_dir):
+    report = Report(run_dir, "en")
+    block = report.section(2)
+    bundle = block._repr_mimebundle_()
+    assert bundle["text/markdown"] == block.markdown["en"]
+    assert set(bundle[BLOCK_MIME]) == set(LANGS)
+    assert bundle[BLOCK_MIME]["ja"].startswith("# 2. 事業の概要")
+    with pytest.raises(ValueError, match="needs markdown"):
+        ReportBlock({"ja": "x"})
+    with pytest.raises(FileNotFoundError, match="not a run"):
+        Report(run_dir / "artifacts", "ja")
+    with pytest.raises(ValueError, match="lang must be one of"):
+        Report(run_dir, "fr")
+
+
+def test_titles_and_fiscal_year_names(run_dir):
+    assert wareki_fiscal_year(2019) == "令和元年度"
+    assert wareki_fiscal_year(2023) == "令和5年度"
+    assert wareki_fiscal_year(2018) == "平成30年度"
+    assert report_title(run_dir, "ja").startswith("令和5年度（2023年度）")
+    assert report_title(run_dir, "en").startswith("FY2023")
+
+
+def test_section_10_shows_the_run_record(run_dir, sections):
+    import hashlib
+    import json
+
+    params = json.loads((run_dir / "params.json").read_text())
+    digest = hashlib.sha256(
+        (Path(params["dataset"]) / "enrollment.parquet").read_bytes()).hexdigest()  # fmt: skip
+    for lang in LANGS:
+        md = sections[lang][10]
+        assert digest in md and "`20240601-a`" in md and "`city`" in md
+        assert params["dataset"] not in md  # folder name only, no machine path
+    prov = run_provenance(run_dir)
+    assert prov["run_id"] == "20240601-a" and prov["fiscal_year"] == 2023
+
+
+def test_provenance_prefers_the_manifest_when_the_run_is_complete(run_dir, tmp_path):
+    import json
+
+    run = tmp_path / "FY2023" / "done"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    manifest = {"run_id": "done", "seed": 11, "parameters": {"fiscal_year": 2023},
+                "dataset": {"path": "/somewhere/data/town", "files": {"a.parquet": "ab" * 32}},
+                "code": {"commit": "c0ffee" * 6 + "abcd", "dirty": False},
+                "environment": {"python": "3.11.7", "packages": {"pandas": "2.3.3"},
+                                "lock_file_sha256": "12" * 32}}  # fmt: skip
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    prov = run_provenance(run)
+    assert prov["dataset"] == "town" and prov["data_hashes"] == {"a.parquet": "ab" * 32}
+    assert prov["git_commit"] == manifest["code"]["commit"] and prov["seed"] == 11
+    md, _ = section_markdown(run, 10, "en")
+    assert "`town`" in md and "/somewhere" not in md and "pandas 2.3.3" in md
+    assert "mvm-eval verify FY2023/done" in md
+
+
+def test_verify_command_is_relative(run_dir, sections):
+    command = verify_command_text(run_dir)
+    assert command == "mvm-eval verify FY2023/20240601-a"  # never a machine-specific path
+    assert command in sections["ja"][10] and command in sections["en"][10]
+
+
+def test_table1_small_count_prefix_is_hidden(sections):
+    row = next(line for line in sections["en"][3].splitlines() if line.startswith("| Smokers |"))
+    assert "\\<10" in row and "1.7%" not in row
