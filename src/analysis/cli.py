@@ -51,6 +51,7 @@ def _register() -> None:
     bench_app.command("cohort")(cohort_cli.bench_cohort)
     bench_app.command("risk")(risk_cli.bench_risk)
     bench_app.command("causal")(causal_cli.bench_causal)
+    bench_app.command("report")(report.bench_report)
 
 
 _register()
