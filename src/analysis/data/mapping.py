@@ -1,0 +1,237 @@
+"""Header mapping: which CSV file holds which table, which header is which column.
+
+The documented default lives in ``mappings/default.yaml`` beside this module; a user file
+(``--mapping FILE``) is merged in front of it (or replaces it with
+``replace_default: true``). The contract's own column names and Japanese item names are
+always recognised, so the mapping only lists the other spellings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.data.contract import TABLES
+from analysis.errors import UserError
+
+DEFAULT_MAPPING = Path(__file__).with_name("mappings") / "default.yaml"
+UNITS = ("mmol/mol",)
+"""Units a header may declare (HbA1c in IFCC mmol/mol is converted to NGSP %)."""
+
+
+def header_key(header: str) -> str:
+    """Comparison form of a header: NFKC, no whitespace or quotes, lower case.
+
+    Examples
+    --------
+    >>> header_key(" 服薬1（血圧） ") == header_key("服薬1(血圧)")
+    True
+    """
+    s = unicodedata.normalize("NFKC", header)
+    return re.sub(r"[\s\"'\ufeff]", "", s).lower()
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    """A CSV header recognised as a contract column."""
+
+    header: str
+    column: str
+    unit: str = ""
+
+
+@dataclass
+class TableMapping:
+    """Aliases and header spellings of one table."""
+
+    name: str
+    aliases: list[str] = field(default_factory=list)
+    headers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """``header_key`` → (contract column, unit)."""
+
+    def match(self, headers: list[str]) -> tuple[list[HeaderMatch], list[str]]:
+        """Recognise ``headers``; return the matches and the headers left unmapped.
+
+        Raises
+        ------
+        UserError
+            If two headers map to the same contract column.
+        """
+        matches: list[HeaderMatch] = []
+        seen: dict[str, str] = {}
+        ignored = []
+        for h in headers:
+            hit = self.headers.get(header_key(h))
+            if hit is None:
+                ignored.append(h)
+                continue
+            column, unit = hit
+            if column in seen:
+                raise UserError(
+                    f"headers {seen[column]!r} and {h!r} both map to column {column!r} "
+                    f"of table {self.name!r}; rename one or edit the mapping"
+                )
+            seen[column] = h
+            matches.append(HeaderMatch(h, column, unit))
+        return matches, ignored
+
+    def closest(self, column: str, headers: list[str]) -> str | None:
+        """The header most similar to any spelling of ``column`` (for error messages)."""
+        names = [k for k, (c, _) in self.headers.items() if c == column]
+        best, score = None, 0.0
+        for h in headers:
+            for n in names:
+                r = difflib.SequenceMatcher(None, header_key(h), n).ratio()
+                if r > score:
+                    best, score = h, r
+        return best if score >= 0.4 else None
+
+
+@dataclass
+class Mapping:
+    """The whole mapping: per-table header spellings and coded values."""
+
+    tables: dict[str, TableMapping]
+    values: dict[str, dict[str, str]]
+    source: str
+
+    def table_for_file(self, path: str | os.PathLike) -> str | None:
+        """The table a file holds, from its name (contract name or alias), or ``None``."""
+        stem = header_key(Path(path).stem)
+        for name, tm in self.tables.items():
+            if stem == name or stem in (header_key(a) for a in tm.aliases):
+                return name
+        return None
+
+
+def _fail(source: str, where: str, what: str) -> UserError:
+    return UserError(f"{source}: mapping error at {where}: {what}")
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UserError(f"{path}: mapping file not found") from None
+    except (UnicodeDecodeError, OSError) as e:
+        raise UserError(f"{path}: cannot read mapping file ({e.__class__.__name__})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "?"
+        raise UserError(f"{path}: mapping file is not valid YAML ({where})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise _fail(str(path), "top level", "expected a mapping with 'tables' and 'values'")
+    return data
+
+
+def _check(data: dict, source: str) -> None:
+    unknown = set(data) - {"version", "tables", "values", "replace_default"}
+    if unknown:
+        raise _fail(source, "top level", f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    tables = data.get("tables") or {}
+    if not isinstance(tables, dict):
+        raise _fail(source, "tables", "expected a mapping of table names")
+    for t, spec in tables.items():
+        if t not in TABLES:
+            raise _fail(
+                source, f"tables.{t}", f"unknown table; expected one of {', '.join(TABLES)}"
+            )
+        if not isinstance(spec, dict) or set(spec) - {"aliases", "columns"}:
+            raise _fail(source, f"tables.{t}", "expected 'aliases' and/or 'columns'")
+        aliases = spec.get("aliases") or []
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise _fail(source, f"tables.{t}.aliases", "expected a list of names")
+        columns = spec.get("columns") or {}
+        if not isinstance(columns, dict):
+            raise _fail(source, f"tables.{t}.columns", "expected column: [headers]")
+        names = TABLES[t].column_names
+        for c, headers in columns.items():
+            if c not in names:
+                raise _fail(source, f"tables.{t}.columns.{c}", "not a column of the contract")
+            if not isinstance(headers, list):
+                raise _fail(source, f"tables.{t}.columns.{c}", "expected a list of headers")
+            for h in headers:
+                _check_header(h, source, f"tables.{t}.columns.{c}")
+    values = data.get("values") or {}
+    if not isinstance(values, dict):
+        raise _fail(source, "values", "expected column: {value: code}")
+    for c, codes in values.items():
+        if not isinstance(codes, dict):
+            raise _fail(source, f"values.{c}", "expected {value: code}")
+
+
+def _check_header(h, source: str, where: str) -> None:
+    if isinstance(h, str):
+        return
+    if isinstance(h, dict) and isinstance(h.get("header"), str) and set(h) <= {"header", "unit"}:
+        if h.get("unit", "") in ("", *UNITS):
+            return
+        raise _fail(source, where, f"unit {h.get('unit')!r} not supported ({', '.join(UNITS)})")
+    raise _fail(source, where, f"header {h!r} must be a string or {{header: ..., unit: ...}}")
+
+
+def load_mapping(path: str | os.PathLike | None = None) -> Mapping:
+    """Load the default mapping, merged with a user file if given.
+
+    Parameters
+    ----------
+    path : str or PathLike, optional
+        A YAML file in the format of ``mappings/default.yaml``.
+
+    Returns
+    -------
+    Mapping
+
+    Raises
+    ------
+    UserError
+        If the file is missing, not YAML, or names an unknown table, column or unit
+        (the message names the file and the entry).
+    """
+    layers = []
+    source = str(DEFAULT_MAPPING.name)
+    if path is not None:
+        user = _read_yaml(Path(path))
+        _check(user, str(path))
+        layers.append(user)
+        source = str(path)
+        if not user.get("replace_default"):
+            layers.append(_read_yaml(DEFAULT_MAPPING))
+    else:
+        layers.append(_read_yaml(DEFAULT_MAPPING))
+    return _build(layers, source)
+
+
+def _build(layers: list[dict], source: str) -> Mapping:
+    tables = {name: TableMapping(name) for name in TABLES}
+    for name, tm in tables.items():
+        for col in TABLES[name].columns:
+            for h in (col.name, col.ja):
+                if h:
+                    tm.headers.setdefault(header_key(h), (col.name, ""))
+    values: dict[str, dict[str, str]] = {}
+    for layer in layers:
+        for name, spec in (layer.get("tables") or {}).items():
+            tm = tables[name]
+            tm.aliases.extend(spec.get("aliases") or [])
+            for col, headers in (spec.get("columns") or {}).items():
+                for h in headers:
+                    header, unit = (
+                        (h, "") if isinstance(h, str) else (h["header"], h.get("unit", ""))
+                    )
+                    tm.headers.setdefault(header_key(header), (col, unit or ""))
+        for col, codes in (layer.get("values") or {}).items():
+            target = values.setdefault(col, {})
+            for k, v in codes.items():
+                target.setdefault(unicodedata.normalize("NFKC", str(k)).strip().lower(), str(v))
+    return Mapping(tables=tables, values=values, source=source)

@@ -1,0 +1,492 @@
+"""Dataset validation: the full contract check behind ``mvm-eval validate``.
+
+Two layers, both derived from ``analysis.data.contract``:
+
+- column rules (type, missing values, plausible range, allowed codes) by the pandera
+  schemas of :mod:`analysis.data.schemas`, plus the Arrow type of every Parquet file;
+- row and cross-table rules (keys unique, foreign keys, claims only while enrolled, no
+  claims after death, checkups at ages 40-74 inside an enrollment spell, end ≥ start,
+  cost_yen = points × 10, ...) written once in SQL and run by DuckDB over the Parquet
+  files. The importer runs the same SQL rules to reject rows.
+
+Each rule selects the offending rows of one table as ``(_row, example)``: ``_row`` is the
+row's position (file row number in a dataset, input order on import) and ``example`` a
+short text that shows the problem without identifiers.
+
+Checkup eligibility follows 特定健診: a person is examined in a fiscal year in which they
+are 40 or older at its end (31 March), while still under 75 on the day of the checkup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.data.contract import REQUIRED_TABLES, TABLES, arrow_schema
+from analysis.data.dataset import Dataset, load_dataset
+from analysis.errors import UserError, ValidationFailed
+
+EXAMPLES = 3
+"""Examples shown per finding."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: the table it checks, a name, the tables it needs and its SQL."""
+
+    table: str
+    name: str
+    sql: str
+    needs: tuple[str, ...] = ()
+    key: bool = False
+    """A primary-key rule: evaluated last on import (on rows no other rule rejected)."""
+
+    def query(self, position: str = "row") -> str:
+        """The SQL, with row positions in examples labelled ``position`` (row or line)."""
+        return self.sql.replace("$pos", f"'{position} '")
+
+
+MACROS = """
+CREATE OR REPLACE MACRO age_at(b, d) AS
+    year(d) - year(b) - CASE WHEN month(d) * 100 + day(d) < month(b) * 100 + day(b)
+                             THEN 1 ELSE 0 END;
+CREATE OR REPLACE MACRO fy_of(d) AS CASE WHEN month(d) >= 4 THEN year(d) ELSE year(d) - 1 END;
+"""
+
+_OPEN_END = "coalesce(e.enroll_end, DATE '9999-12-31')"
+
+
+def _key_rule(table: str) -> Rule:
+    cols = TABLES[table].primary_key
+    keys = ", ".join(f'"{k}"' for k in cols)
+    # Only keys seen more than once go through the window (cheap when keys are unique).
+    sql = f"""
+        SELECT _row, 'same key as ' || $pos || first AS example FROM (
+            SELECT _row, row_number() OVER w AS rn, first_value(_row) OVER w AS first
+            FROM {table} SEMI JOIN (
+                SELECT {keys} FROM {table} GROUP BY ALL HAVING count(*) > 1
+            ) USING ({keys})
+            WINDOW w AS (PARTITION BY {keys} ORDER BY _row)) WHERE rn > 1"""
+    return Rule(table, "unique key (" + ", ".join(cols) + ")", sql, key=True)
+
+
+def _fk_rule(table: str, column: str, target: str) -> Rule:
+    parent, pcol = target.split(".")
+    sql = f"""
+        SELECT t._row, $pos || t._row AS example FROM {table} t
+        ANTI JOIN {parent} p ON p."{pcol}" = t."{column}"
+        WHERE t."{column}" IS NOT NULL"""
+    return Rule(table, f"{column} exists in {parent}", sql, needs=(parent,))
+
+
+def _where(table: str, name: str, cond: str, example: str, needs: tuple[str, ...] = ()) -> Rule:
+    sql = f"SELECT t._row, {example} AS example FROM {table} t WHERE {cond}"
+    return Rule(table, name, sql, needs=needs)
+
+
+def _d(col: str) -> str:
+    return f"strftime(t.{col}, '%Y-%m-%d')"
+
+
+def _future(table: str, cols: list[str]) -> list[Rule]:
+    return [_where(table, f"{c} not in the future", f"t.{c} > $today", _d(c)) for c in cols]
+
+
+def _custom_rules() -> list[Rule]:
+    r: list[Rule] = []
+    # enrollment
+    r += [
+        _where(
+            "enrollment",
+            "enroll_end >= enroll_start",
+            "t.enroll_end < t.enroll_start",
+            _d("enroll_start") + " || ' > ' || " + _d("enroll_end"),
+        ),
+        _where(
+            "enrollment",
+            "enroll_start >= birth_date",
+            "t.enroll_start < t.birth_date",
+            _d("birth_date") + " || ' > ' || " + _d("enroll_start"),
+        ),
+        _where(
+            "enrollment",
+            "death_date >= birth_date",
+            "t.death_date < t.birth_date",
+            _d("death_date"),
+        ),
+        *_future("enrollment", ["birth_date", "enroll_start", "death_date"]),
+        Rule(
+            "enrollment",
+            "enrollment spells do not overlap",
+            """
+            SELECT t._row, 'overlaps ' || $pos || min(e._row) AS example FROM enrollment t
+            JOIN enrollment e ON e.person_id = t.person_id AND e._row < t._row
+             AND e.enroll_start <= coalesce(t.enroll_end, DATE '9999-12-31')
+             AND t.enroll_start <= coalesce(e.enroll_end, DATE '9999-12-31')
+            GROUP BY t._row""",
+        ),
+        Rule(
+            "enrollment",
+            "same sex and birth date in every spell",
+            """
+            SELECT t._row, 'differs from ' || $pos || min(e._row) AS example FROM enrollment t
+            JOIN enrollment e ON e.person_id = t.person_id AND e._row < t._row
+             AND (e.sex <> t.sex OR e.birth_date <> t.birth_date)
+            GROUP BY t._row""",
+        ),
+    ]
+    # checkups
+    person = (
+        "(SELECT person_id, min(birth_date) AS birth_date, max(death_date) AS death_date "
+        "FROM enrollment GROUP BY person_id)"
+    )
+    r += [
+        _where(
+            "checkups",
+            "fiscal_year matches exam_date",
+            "t.fiscal_year <> fy_of(t.exam_date)",
+            "t.fiscal_year || ' vs ' || " + _d("exam_date"),
+        ),
+        _where("checkups", "dbp < sbp", "t.dbp >= t.sbp", "t.sbp || '/' || t.dbp"),
+        *_future("checkups", ["exam_date"]),
+        Rule(
+            "checkups",
+            "age 40-74 at checkup",
+            f"""
+            SELECT t._row, 'age ' || age_at(p.birth_date, t.exam_date) AS example
+            FROM checkups t JOIN {person} p USING (person_id)
+            WHERE age_at(p.birth_date, make_date(t.fiscal_year + 1, 3, 31)) < 40
+               OR age_at(p.birth_date, t.exam_date) > 74""",
+            needs=("enrollment",),
+        ),
+        Rule(
+            "checkups",
+            "checkup within an enrollment spell",
+            """
+            SELECT t._row, strftime(t.exam_date, '%Y-%m-%d') AS example FROM checkups t
+            SEMI JOIN (SELECT DISTINCT person_id FROM enrollment) p ON p.person_id = t.person_id
+            ANTI JOIN enrollment e ON e.person_id = t.person_id
+                AND t.exam_date BETWEEN e.enroll_start AND """
+            + _OPEN_END,
+            needs=("enrollment",),
+        ),
+        Rule(
+            "checkups",
+            "no checkup after death",
+            f"""
+            SELECT t._row, strftime(t.exam_date, '%Y-%m-%d') AS example
+            FROM checkups t JOIN {person} p USING (person_id)
+            WHERE t.exam_date > p.death_date""",
+            needs=("enrollment",),
+        ),
+    ]
+    # claims
+    r += [
+        _where(
+            "claims",
+            "cost_yen = points × 10",
+            "t.cost_yen <> t.points * 10",
+            "t.points || ' 点, ' || t.cost_yen || ' 円'",
+        ),
+        _where(
+            "claims",
+            "service_month is the first of a month",
+            "day(t.service_month) <> 1",
+            _d("service_month"),
+        ),
+        *_future("claims", ["service_month"]),
+        Rule(
+            "claims",
+            "claim while enrolled",
+            """
+            SELECT t._row, strftime(t.service_month, '%Y-%m') AS example FROM claims t
+            SEMI JOIN (SELECT DISTINCT person_id FROM enrollment) p ON p.person_id = t.person_id
+            ANTI JOIN enrollment e ON e.person_id = t.person_id
+                AND e.enroll_start <= last_day(t.service_month)
+                AND t.service_month <= """
+            + _OPEN_END,
+            needs=("enrollment",),
+        ),
+        Rule(
+            "claims",
+            "no claim after death",
+            f"""
+            SELECT t._row, strftime(t.service_month, '%Y-%m') AS example
+            FROM claims t JOIN {person} p USING (person_id)
+            WHERE t.service_month > p.death_date""",
+            needs=("enrollment",),
+        ),
+    ]
+    # programs, activity, events
+    r += [
+        _where(
+            "program_enrollments",
+            "end_date >= start_date",
+            "t.end_date < t.start_date",
+            _d("start_date") + " || ' > ' || " + _d("end_date"),
+        ),
+        *_future("program_offers", ["offer_date"]),
+        *_future("program_enrollments", ["start_date"]),
+        _where("activity", "week_start is a Monday", "isodow(t.week_start) <> 1", _d("week_start")),
+        *_future("activity", ["week_start"]),
+    ]
+    return r
+
+
+def all_rules() -> list[Rule]:
+    """Every SQL rule, in table order: foreign keys, custom rules, then the primary key."""
+    custom = _custom_rules()
+    out: list[Rule] = []
+    for name, t in TABLES.items():
+        out += [_fk_rule(name, c, target) for c, target in t.references.items()]
+        out += [r for r in custom if r.table == name]
+        out.append(_key_rule(name))
+    return out
+
+
+def rules_for(table: str) -> list[Rule]:
+    """The SQL rules of one table."""
+    return [r for r in all_rules() if r.table == table]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken rule: the table, the rule, how many rows break it, first examples."""
+
+    table: str
+    rule: str
+    n_rows: int
+    examples: tuple[str, ...] = ()
+
+
+@dataclass
+class ValidationReport:
+    """The result of :func:`validate_dataset`.
+
+    Attributes
+    ----------
+    path : Path
+        The dataset directory.
+    findings : list of Finding
+        Every broken rule (empty when the dataset is valid).
+    rows : dict
+        Rows per table checked.
+    n_rules : int
+        Number of rules evaluated.
+    """
+
+    path: Path
+    findings: list[Finding] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    n_rules: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when no rule is broken."""
+        return not self.findings
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per finding: ``table, rule, n_rows, examples``."""
+        return pd.DataFrame(
+            [(f.table, f.rule, f.n_rows, ", ".join(f.examples)) for f in self.findings],
+            columns=["table", "rule", "n_rows", "examples"],
+        )
+
+    def summary(self) -> str:
+        """A readable multi-line report."""
+        head = (
+            f"{self.path}: {len(self.rows)} tables, {sum(self.rows.values()):,} rows, "
+            f"{self.n_rules} rules checked: "
+        )
+        if self.ok:
+            return head + "valid"
+        lines = [head + f"{len(self.findings)} rule(s) broken"]
+        for f in self.findings:
+            ex = f"  e.g. {', '.join(f.examples)}" if f.examples else ""
+            lines.append(f"  {f.table:<20} {f.rule:<45} {f.n_rows:>10,} rows{ex}")
+        return "\n".join(lines)
+
+    __str__ = summary
+
+    def __repr__(self) -> str:
+        return f"<ValidationReport {self.path.name!r} ok={self.ok} findings={len(self.findings)}>"
+
+    def _repr_html_(self) -> str:
+        return f"<p>{self.summary().splitlines()[0]}</p>" + self.to_frame().to_html(index=False)
+
+
+def _open(path_or_dataset: str | os.PathLike | Dataset) -> Dataset:
+    if isinstance(path_or_dataset, Dataset):
+        return path_or_dataset
+    p = Path(path_or_dataset)
+    try:
+        return load_dataset(p)
+    except FileNotFoundError as e:
+        raise UserError(str(e)) from None
+    except ValueError:
+        import json
+
+        from analysis.data.dataset import METADATA_FILE
+
+        return Dataset(path=p, meta=json.loads((p / METADATA_FILE).read_text(encoding="utf-8")))
+
+
+def _arrow_findings(name: str, path: Path) -> list[Finding]:
+    import pyarrow.parquet as pq
+
+    actual = pq.read_schema(path)
+    expected = arrow_schema(name)
+    out = []
+    missing = [f.name for f in expected if f.name not in actual.names]
+    if missing:
+        out.append(
+            Finding(name, "contract columns present", len(missing), tuple(missing[:EXAMPLES]))
+        )
+    wrong = [
+        f"{f.name}: {actual.field(f.name).type} (expected {f.type})"
+        for f in expected
+        if f.name in actual.names and not actual.field(f.name).type.equals(f.type)
+    ]
+    if wrong:
+        out.append(Finding(name, "column types", len(wrong), tuple(wrong[:EXAMPLES])))
+    return out
+
+
+def _column_findings(name: str, path: Path) -> list[Finding]:
+    import pandera.errors
+    import pyarrow.parquet as pq
+
+    from analysis.data.schemas import canonical_frame, schema
+
+    try:
+        frame = canonical_frame(name, pq.read_table(path))
+    except ValueError as e:
+        return [Finding(name, "column types", 1, (str(e)[:120],))]
+    try:
+        schema(name, keys=False).validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as e:
+        out = []
+        cases = e.failure_cases
+        for (column, check), grp in cases.groupby(["column", "check"], sort=False, dropna=False):
+            ex = tuple(str(v) for v in grp["failure_case"].head(EXAMPLES))
+            out.append(Finding(name, f"{column}: {check}", int(len(grp)), ex))
+        return out
+    return []
+
+
+def _connect(ds: Dataset):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute(MACROS)
+    for name in ds.tables:
+        p = str(ds.path / f"{name}.parquet").replace("'", "''")
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * EXCLUDE (file_row_number), "
+            f"CAST(file_row_number AS BIGINT) + 1 AS _row "
+            f"FROM read_parquet('{p}', file_row_number = true)"
+        )
+    return con
+
+
+def run_rule(con, rule: Rule, today: dt.date) -> tuple[int, tuple[str, ...]]:
+    """Count the rows breaking ``rule`` on a DuckDB connection; return (n, first examples)."""
+    params = {"today": today} if "$today" in rule.sql else {}
+    n, ex = con.execute(
+        f"SELECT count(*), list(example ORDER BY _row)[1:{EXAMPLES}] FROM ({rule.query()})",
+        params,
+    ).fetchone()
+    return int(n), tuple(str(x) for x in (ex or []))
+
+
+def validate_dataset(
+    path_or_dataset: str | os.PathLike | Dataset, *, today: dt.date | None = None
+) -> ValidationReport:
+    """Check a dataset against the whole contract.
+
+    Parameters
+    ----------
+    path_or_dataset : str, PathLike or Dataset
+        A dataset directory (with ``dataset.json``) or an opened :class:`Dataset`.
+    today : datetime.date, optional
+        Reference date for the "not in the future" rules (default: today).
+
+    Returns
+    -------
+    ValidationReport
+        ``.ok`` is true when every rule holds.
+
+    Raises
+    ------
+    UserError
+        If the path is not a dataset directory.
+
+    Examples
+    --------
+    >>> report = validate_dataset("data/synthetic")  # doctest: +SKIP
+    >>> report.ok, report.to_frame().columns.tolist()  # doctest: +SKIP
+    (True, ['table', 'rule', 'n_rows', 'examples'])
+    """
+    import pyarrow.parquet as pq
+
+    ds = _open(path_or_dataset)
+    today = today or dt.date.today()
+    report = ValidationReport(path=Path(ds.path))
+    present = ds.tables
+    for name in REQUIRED_TABLES:
+        if name not in present:
+            report.findings.append(Finding(name, "required table present", 0, (f"{name}.parquet",)))
+    changed = ds.verify_hashes()
+    if changed:
+        report.findings.append(
+            Finding(
+                "dataset", "files match dataset.json (SHA-256)", len(changed), tuple(changed[:3])
+            )
+        )
+    broken: set[str] = set()
+    for name in present:
+        path = ds.path / f"{name}.parquet"
+        report.rows[name] = pq.read_metadata(path).num_rows
+        arrow = _arrow_findings(name, path)
+        report.findings += arrow
+        report.findings += _column_findings(name, path)
+        report.n_rules += 1 + len(TABLES[name].columns)
+        if arrow:
+            broken.add(name)
+    con = _connect(ds)
+    try:
+        for rule in all_rules():
+            needs = (rule.table, *rule.needs)
+            if not all(t in present for t in needs) or any(t in broken for t in needs):
+                continue
+            report.n_rules += 1
+            n, ex = run_rule(con, rule, today)
+            if n:
+                report.findings.append(Finding(rule.table, rule.name, n, ex))
+    finally:
+        con.close()
+    return report
+
+
+def ensure_valid(path_or_dataset: str | os.PathLike | Dataset) -> None:
+    """Raise ``ValidationFailed`` unless the dataset passes :func:`validate_dataset`.
+
+    Raises
+    ------
+    ValidationFailed
+        Naming the first failing table and rule; ``.report`` holds the full report.
+    """
+    report = validate_dataset(path_or_dataset)
+    if not report.ok:
+        f = report.findings[0]
+        more = f" (and {len(report.findings) - 1} more)" if len(report.findings) > 1 else ""
+        raise ValidationFailed(
+            f"{report.path}: table {f.table!r} breaks rule '{f.rule}' in {f.n_rows:,} rows{more}; "
+            "run `mvm-eval validate` for the full report",
+            report,
+        )
