@@ -1,0 +1,289 @@
+"""Callaway & Sant'Anna DiD: 2x2 by hand, planted dynamic effects, pre-trend gate, inputs."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.causal.did import did_effect
+from analysis.seeds import rng
+
+# Simulated panels below have event-study SEs of about 0.1; the effect at each event
+# time must be within 4 SEs of the truth, and the uniform band must cover all of them.
+EFFECT_TOL_SE = 4.0
+N_BOOT = 499
+
+
+def _panel(
+    n: int = 600,
+    periods: int = 8,
+    seed: int = 0,
+    effect: float = 1.0,
+    confounded_trend: float = 0.0,
+    pre_trend: float = 0.0,
+) -> pd.DataFrame:
+    """Staggered adoption in months 3 and 5 (plus never treated), effect ``effect*(e+1)``.
+
+    ``confounded_trend``: the covariate x raises both early adoption and the outcome
+    trend (parallel trends hold only conditional on x). ``pre_trend``: cohorts drift
+    apart from controls before they start (parallel trends violated).
+    """
+    g = rng(seed, "did-test")
+    x = g.normal(size=n)
+    early = g.uniform(size=n) < 0.5 / (1 + np.exp(-x))
+    later = g.uniform(size=n) < 0.4
+    start = np.where(early, 3.0, np.where(later, 5.0, np.nan))
+    df = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), periods),
+            "month": np.tile(np.arange(periods), n),
+            "start": np.repeat(start, periods),
+            "x": np.repeat(x, periods),
+            "sex": np.repeat(np.where(g.uniform(size=n) < 0.5, "F", "M"), periods),
+        }
+    )
+    e = (df.month - df.start).to_numpy()
+    treated = np.isfinite(df.start.to_numpy())
+    y = (
+        np.repeat(g.normal(size=n), periods)
+        + 0.3 * df.month * (1 + confounded_trend * df.x)
+        + pre_trend * treated * df.month
+        + g.normal(size=len(df))
+        + np.where(e >= 0, effect * (e + 1), 0.0)
+    )
+    return df.assign(cost=y)
+
+
+def test_one_cohort_no_covariates_equals_2x2_by_hand():
+    df = _panel(seed=1)
+    df = df[df.start.isna() | (df.start == 3)]
+    res = did_effect(
+        df, unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=0
+    )
+    wide = df.pivot(index="id", columns="month", values="cost")
+    treated = df.groupby("id").start.first().notna()
+    for t in range(8):
+        if t == 2:
+            continue
+        change = wide[t] - wide[2]
+        by_hand = change[treated].mean() - change[~treated].mean()
+        row = res.group_time[res.group_time.time == t].iloc[0]
+        assert row.estimate == pytest.approx(by_hand, rel=1e-9, abs=1e-12)
+        # the influence-function SE of a 2x2 DiD is the two-sample SE (1/n variances)
+        se_hand = np.sqrt(
+            change[treated].var(ddof=0) / treated.sum()
+            + change[~treated].var(ddof=0) / (~treated).sum()
+        )
+        assert row.se == pytest.approx(se_hand, rel=1e-9)
+    post = res.group_time[res.group_time.time >= 3]
+    assert res.estimate == pytest.approx(post.estimate.mean(), rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["dr", "reg", "ipw"])
+@pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
+def test_dynamic_effect_recovered_under_conditional_parallel_trends(method, control_group):
+    df = _panel(seed=2, confounded_trend=1.0)
+    res = did_effect(
+        df,
+        unit="id",
+        time="month",
+        outcome="cost",
+        first_treated="start",
+        covariates=["x", "sex"],
+        method=method,
+        control_group=control_group,
+        n_bootstrap=N_BOOT,
+        seed=3,
+    )
+    es = res.event_study.set_index("event_time")
+    truth = pd.Series({e: (e + 1.0 if e >= 0 else 0.0) for e in es.index})
+    assert (np.abs(es.estimate - truth) <= EFFECT_TOL_SE * es.se.clip(lower=1e-12)).all()
+    assert ((es.band_low <= truth) & (truth <= es.band_high)).all()
+    assert res.diagnostics.passed
+
+
+def test_ignoring_the_confounder_biases_the_estimate():
+    df = _panel(seed=4, confounded_trend=1.5)
+    adjusted = did_effect(
+        df,
+        unit="id",
+        time="month",
+        outcome="cost",
+        first_treated="start",
+        covariates=["x"],
+        n_bootstrap=0,
+    )
+    naive = did_effect(
+        df, unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=0
+    )
+    # five periods after the base period the trends have drifted apart (truth: 5.0)
+    e4_adj = adjusted.event_study.set_index("event_time").loc[4]
+    e4_naive = naive.event_study.set_index("event_time").loc[4]
+    assert abs(e4_adj.estimate - 5.0) < 3 * e4_adj.se
+    assert abs(e4_naive.estimate - 5.0) > 3 * e4_naive.se
+
+
+def test_parallel_trends_violation_flagged():
+    df = _panel(seed=5, pre_trend=0.3)
+    res = did_effect(
+        df, unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=0
+    )
+    assert res.pretrend_p < 0.01
+    assert not res.diagnostics.passed
+    assert [c.name for c in res.diagnostics.failed] == ["pretrend_p"]
+    assert "判定保留" in str(res.summary())
+
+
+def test_no_effect_interval_covers_zero():
+    # 20 independent panels without an effect: the 95% CI of the overall ATT and the
+    # uniform band must cover 0 in (nearly) all of them; fewer than 16 of 20 has
+    # probability below 0.3% when coverage is 95%.
+    covered, band_covers, estimates = [], [], []
+    for rep in range(20):
+        df = _panel(n=300, seed=100 + rep, effect=0.0)
+        res = did_effect(
+            df,
+            unit="id",
+            time="month",
+            outcome="cost",
+            first_treated="start",
+            n_bootstrap=199,
+            seed=rep,
+        )
+        covered.append(res.ci_low < 0 < res.ci_high)
+        es = res.event_study
+        band_covers.append(bool(((es.band_low <= 0) & (0 <= es.band_high)).all()))
+        estimates.append(res.estimate)
+    assert sum(covered) >= 16 and sum(band_covers) >= 16
+    assert abs(np.mean(estimates)) < 3 * np.std(estimates) / np.sqrt(20)
+
+
+def test_bootstrap_agrees_with_analytic_and_band_is_wider():
+    df = _panel(seed=7)
+    kw = dict(unit="id", time="month", outcome="cost", first_treated="start")
+    boot = did_effect(df, n_bootstrap=999, seed=2, **kw)
+    analytic = did_effect(df, n_bootstrap=0, **kw)
+    assert boot.estimate == analytic.estimate
+    assert boot.se == pytest.approx(analytic.se, rel=0.15)
+    es = boot.event_study[boot.event_study.event_time != -1]
+    assert (es.band_high - es.band_low > es.ci_high - es.ci_low).all()
+    again = did_effect(df, n_bootstrap=999, seed=2, **kw)
+    pd.testing.assert_frame_equal(boot.event_study, again.event_study)
+
+
+def test_unit_clusters_equal_default_and_dates_work():
+    df = _panel(n=300, seed=8)
+    kw = dict(unit="id", outcome="cost", first_treated="start", n_bootstrap=199, seed=4)
+    plain = did_effect(df, time="month", **kw)
+    by_unit = did_effect(df, time="month", cluster="id", **kw)
+    pd.testing.assert_frame_equal(plain.event_study, by_unit.event_study)
+    months = pd.date_range("2023-04-01", periods=8, freq="MS")
+    dated = df.assign(
+        month=months[df.month.to_numpy()],
+        start=pd.Series(months[df.start.fillna(0).astype(int)]).where(df.start.notna()).values,
+    )
+    res = did_effect(dated, time="month", **kw)
+    assert res.estimate == pytest.approx(plain.estimate, rel=1e-12)
+    assert res.group_time.group.iloc[0] == pd.Timestamp("2023-07-01")
+
+
+def test_incomplete_units_dropped_only_when_asked():
+    df = _panel(n=300, seed=11)
+    gappy = df.assign(cost=df.cost.where(~((df.id < 7) & (df.month == 4))))
+    kw = dict(unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=0)
+    with pytest.raises(ValueError, match="'cost' has 7 missing"):
+        did_effect(gappy, **kw)
+    with pytest.warns(UserWarning, match="7 'id' value"):
+        dropped = did_effect(gappy, incomplete="drop", **kw)
+    subset = did_effect(df[df.id >= 7], **kw)
+    assert dropped.n_units == 293
+    assert dropped.estimate == pytest.approx(subset.estimate, rel=1e-12)
+    assert any("7 unit(s)" in w for w in dropped.diagnostics.warnings)
+
+
+def test_household_clusters_widen_se_with_shared_shocks():
+    # Households of four join together and share monthly shocks: outcomes are correlated
+    # within household, so household-clustered SEs must exceed the per-person ones.
+    df = _panel(n=600, seed=13)
+    household = (df.id // 4).to_numpy()
+    first_member = df.groupby(household).start.transform("first")
+    g = rng(13, "household-shocks")
+    shocks = g.normal(0, 1.5, size=(150, 8))
+    df = df.assign(
+        household=household,
+        start=first_member,
+        cost=df.cost + shocks[household, df.month.to_numpy()],
+    )
+    kw = dict(unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=499)
+    plain = did_effect(df, **kw)
+    clustered = did_effect(df, cluster="household", **kw)
+    assert clustered.estimate == plain.estimate
+    assert clustered.se > 1.3 * plain.se
+
+
+def test_small_cohort_left_out_with_warning():
+    df = _panel(n=300, seed=12)
+    late = df.start.eq(5) & (df.id < df[df.start.eq(5)].id.unique()[5])
+    df = df.assign(start=df.start.where(~df.start.eq(5) | late))  # 5 people start in month 5
+    with pytest.warns(UserWarning, match="cohorts under 10"):
+        res = did_effect(
+            df, unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=0
+        )
+    assert set(res.group_time.group) == {3}
+    assert any("left out" in w for w in res.diagnostics.warnings)
+
+
+def test_outputs_and_input_not_modified():
+    df = _panel(n=200, seed=9)
+    before = df.copy()
+    res = did_effect(
+        df, unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=99
+    )
+    pd.testing.assert_frame_equal(df, before)
+    frame = res.to_frame()
+    assert frame.term.iloc[-1] == "overall" and frame.estimate.iloc[-1] == res.estimate
+    assert {"event_time", "estimate", "se", "ci_low", "ci_high", "p_value"} <= set(frame.columns)
+    effect = res.as_effect_result()
+    assert (effect.estimate, effect.ci_low, effect.passed) == (
+        res.estimate,
+        res.ci_low,
+        res.diagnostics.passed,
+    )
+    assert repr(res).startswith("<DidResult") and "\n" not in repr(res)
+    assert "<table" in res.summary()._repr_html_()
+    ax = res.plot()
+    assert ax.get_xlabel() == "periods since program start"
+
+
+@pytest.mark.parametrize(
+    "change,kwargs,match",
+    [
+        (lambda d: d.assign(cost=d.cost.where(d.index > 2)), {}, "'cost' has 3 missing"),
+        (lambda d: d.iloc[1:], {}, "unbalanced"),
+        (lambda d: pd.concat([d, d.iloc[:1]]), {}, "duplicated"),
+        (lambda d: d.assign(start=np.where(d.index == 0, 5.0, d.start)), {}, "constant within"),
+        (lambda d: d.assign(start=np.nan), {}, "no unit is treated"),
+        (lambda d: d.assign(start=d.start.fillna(4.5)), {}, "not one of the panel's time"),
+        (lambda d: d, {"control_group": "everyone"}, "control_group"),
+        (lambda d: d, {"method": "twfe"}, "method"),
+        (lambda d: d, {"covariates": ["month"]}, "constant within"),
+        (lambda d: d.assign(start=d.start.fillna(3.0)), {}, "never-treated"),
+    ],
+)
+def test_bad_input(change, kwargs, match):
+    df = change(_panel(n=100, seed=10))
+    with pytest.raises(ValueError, match=match):
+        did_effect(
+            df,
+            unit="id",
+            time="month",
+            outcome="cost",
+            first_treated="start",
+            n_bootstrap=0,
+            **kwargs,
+        )
