@@ -1,0 +1,446 @@
+"""Simulate one independent chunk of residents, fiscal year by fiscal year.
+
+Order within a fiscal year: severe events and deaths → enrollment spells → program
+letters and uptake (from checkups of earlier years) → that year's checkups. Claims,
+step counts and event attendance are drawn afterwards from the finished histories.
+Every stage draws from its own named stream, with draw sizes that do not depend on the
+planted effects, so that switching an effect changes only what it acts on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analysis.data.synthetic import checkups as ck
+from analysis.data.synthetic import claims as cl
+from analysis.data.synthetic import programs as pg
+from analysis.data.synthetic.calendar import age_at, fy_end, fy_start, month_starts
+from analysis.data.synthetic.effects import Effects
+from analysis.data.synthetic.enrollment import Spells, advance_year
+from analysis.data.synthetic.health import (
+    MOTIVATION_LOG_HR,
+    dialysis_lp,
+    natural_course,
+    severe_lp,
+)
+from analysis.data.synthetic.population import draw_people
+from analysis.seeds import rng
+
+NEVER = np.iinfo(np.int64).max // 4
+EVENT_TYPES = ("none", "stroke", "mi", "heart_failure", "dialysis")
+CASE_FATALITY = np.array([0.0, 0.13, 0.12, 0.08, 0.0])
+_CV_SPLIT = np.array([0.45, 0.22, 0.33])  # stroke, MI, heart failure
+
+
+@dataclass
+class ChunkResult:
+    """Everything one chunk produces, as arrays keyed by table (local person numbers)."""
+
+    chunk: int
+    n: int
+    people: object
+    spells: tuple
+    death_day: np.ndarray
+    checkups: dict
+    claims: dict
+    month_days: np.ndarray
+    offers: list
+    enrollments: list
+    activity: dict
+    attendance: dict
+    lp: np.ndarray  # (n, t) natural log severe-event hazard
+    log_hr: np.ndarray  # (n, t) program term
+    in_window: np.ndarray  # (n, t) enrolled at some point of the fiscal year
+    truth: dict = field(default_factory=dict)
+
+
+def _stream(seed: int, chunk: int, name: str) -> np.random.Generator:
+    return rng(seed, "simulate", "chunk", chunk, name)
+
+
+def simulate_chunk(
+    seed: int,
+    chunk: int,
+    residents: int,
+    first_fy: int,
+    last_fy: int,
+    uptake: float,
+    effects: Effects,
+    event_days: np.ndarray,
+) -> ChunkResult:
+    """Simulate the residents of one chunk (see the module docstring)."""
+    years = list(range(first_fy, last_fy + 1))
+    t_n = len(years)
+    people = draw_people(_stream(seed, chunk, "population"), residents, first_fy, last_fy)
+    n = people.n
+    mid = np.array([fy_start(fy) + 183 for fy in years])
+    h = natural_course(_stream(seed, chunk, "health"), people.male, people.birth, people.u, mid)
+    ps = pg.ProgramState(n, t_n)
+    cd = ck.draws(_stream(seed, chunk, "checkups"), n, t_n)
+    er = _stream(seed, chunk, "events")
+    r_event, r_type, r_eday, r_death, r_dday, r_fatal = (er.random((n, t_n)) for _ in range(6))
+    r_prev, r_hist, r_hist_type = er.random(n), er.random(n), er.random(n)
+    en_rng = _stream(seed, chunk, "enrollment")
+    pg_rng = _stream(seed, chunk, "programs")
+
+    death_day = np.full(n, NEVER, dtype=np.int64)
+    dialysis_start = np.full(n, NEVER, dtype=np.int64)
+    prevalent = h.egfr[:, 0] < 9
+    dialysis_start[prevalent] = fy_start(first_fy) - np.floor(r_prev[prevalent] * 6 * 365).astype(
+        np.int64
+    )
+    event_day = np.full((n, t_n), -1, dtype=np.int64)
+    event_type = np.zeros((n, t_n), dtype=np.int64)
+    # Stroke, MI or heart failure before the window (about 7% at age 70).
+    age0 = h.age[:, 0]
+    p_hist = np.where(age0 >= 35, 0.05 * np.exp(0.07 * (age0 - 70)), 0.0)
+    history = np.where(
+        r_hist < p_hist, 1 + np.searchsorted(np.cumsum(_CV_SPLIT), r_hist_type, side="right"), 0
+    )
+    prior_cv = history > 0
+    lp = np.zeros((n, t_n))
+    spells = Spells(n)
+    attended_last = np.zeros(n, dtype=bool)
+    last_exam_t = np.full(n, -99, dtype=np.int64)
+    last_ex_habit = np.zeros(n, dtype=bool)
+    in_window = np.zeros((n, t_n), dtype=bool)
+    exams = []
+
+    for t, fy in enumerate(years):
+        s0, s1 = fy_start(fy), fy_end(fy)
+        alive0 = death_day > s0
+        on_dia = dialysis_start <= s0
+        lp_cv = severe_lp(h, t, people.male, people.u, prior_cv)
+        ckd_prev = h.ckd[:, max(t - 1, 0)]
+        h_d = np.where(on_dia | ~ckd_prev, 0.0, np.exp(dialysis_lp(h, t)))
+        lp[:, t] = np.log(np.exp(lp_cv) + h_d)
+        hr = np.exp(ps.log_hr[:, t])
+        h_tot = (np.exp(lp_cv) + h_d) * hr
+        ev = alive0 & (r_event[:, t] < 1 - np.exp(-h_tot))
+        p_dia = h_d * hr / np.maximum(h_tot, 1e-300)
+        is_dia = r_type[:, t] < p_dia
+        cv_u = np.clip((r_type[:, t] - p_dia) / np.maximum(1 - p_dia, 1e-12), 0, 1 - 1e-12)
+        cv_type = 1 + np.searchsorted(np.cumsum(_CV_SPLIT), cv_u, side="right")
+        etype = np.where(ev, np.where(is_dia, 4, cv_type), 0)
+        eday = s0 + np.floor(r_eday[:, t] * (s1 - s0 + 1)).astype(np.int64)
+        event_type[:, t] = etype
+        event_day[:, t] = np.where(ev, eday, -1)
+        dialysis_start = np.where(etype == 4, eday, dialysis_start)
+        prior_cv |= (etype >= 1) & (etype <= 3)
+
+        age = h.age[:, t]
+        base = np.where(people.male, 0.0032, 0.0016) * np.exp(0.095 * (np.clip(age, 20, 95) - 52))
+        mult = (
+            (1 + 3.0 * h.cancer[:, t])
+            * (1 + 0.8 * prior_cv)
+            * (1 + 0.4 * h.mental[:, t])
+            * (1 + 0.5 * (h.egfr[:, t] < 30))
+        )
+        hz = base * mult + 0.11 * (dialysis_start <= s1)
+        fatal = ev & (r_fatal[:, t] < CASE_FATALITY[etype])
+        other = alive0 & (r_death[:, t] < 1 - np.exp(-hz))
+        dday_other = np.where(
+            ev,
+            eday + np.floor(r_dday[:, t] * (s1 - eday + 1)),
+            s0 + np.floor(r_dday[:, t] * (s1 - s0 + 1)),
+        ).astype(np.int64)
+        dday = np.where(
+            fatal, np.minimum(eday + np.floor(r_dday[:, t] * 30).astype(np.int64), s1), dday_other
+        )
+        death_day = np.where(alive0 & (fatal | other), dday, death_day)
+
+        n_closed = len(spells.person)
+        advance_year(
+            spells, en_rng, fy, people.birth, people.first_entry, people.household, death_day
+        )
+        in_window[:, t] = _enrolled_during_year(spells, n_closed)
+
+        if fy in pg.PILOT_YEARS or fy >= pg.SCALE_FROM:
+            offer_day = s0 + pg.OFFER_DAY
+            age_offer = age_at(people.birth, offer_day)
+            eligible = (
+                _enrolled_on(spells, n_closed, offer_day)
+                & (death_day > offer_day)
+                & (age_offer >= 40)
+                & (age_offer <= 74)
+                & (last_exam_t >= t - 3)
+                & ~ps.took_part
+            )
+            # The score sees the checkup-era risk, not the unobserved motivation.
+            lp_last = lp[np.arange(n), np.clip(last_exam_t, 0, None)] + MOTIVATION_LOG_HR * people.u
+            pg.offer_year(
+                ps,
+                pg_rng,
+                fy,
+                t,
+                eligible=eligible,
+                lp_last=lp_last,
+                age=age_offer,
+                male=people.male,
+                u=people.u,
+                exercise_last=last_ex_habit,
+                uptake=uptake,
+                effects=effects,
+                years_left=t_n - 1 - t,
+            )
+
+        ed = ck.exam_days(cd, fy, t)
+        age_exam = age_at(people.birth, ed)
+        elig = (
+            _enrolled_on_days(spells, n_closed, ed)
+            & (death_day > ed)
+            & (age_exam >= 40)
+            & (age_exam <= 74)
+        )
+        p_att = ck.attend_prob(cd, age_exam, people.male, people.u, attended_last)
+        p_att = np.where(dialysis_start <= ed, 0.3 * p_att, p_att)
+        att = elig & (cd.attend[:, t] < p_att)
+        attended_last = att
+        rec = ck.measure(cd, h, ps, t, ed, dialysis_start <= ed)
+        idx = np.flatnonzero(att)
+        exams.append(
+            {k: v[idx] for k, v in rec.items()} | {"person": idx, "fy": np.full(len(idx), fy)}
+        )
+        last_exam_t[att] = t
+        last_ex_habit[att] = rec["exercise_habit"][att]
+
+    spell_arrays = spells.frame()
+    month_days = month_starts(first_fy, last_fy)
+    enrolled_m = _enrolled_months(spell_arrays, death_day, month_days, n)
+    state = _month_state(
+        h,
+        people,
+        enrolled_m,
+        month_days,
+        event_day,
+        event_type,
+        history,
+        dialysis_start,
+        death_day,
+        ps,
+        _stream(seed, chunk, "claims_people"),
+    )
+    claims = cl.generate(_stream(seed, chunk, "claims"), state)
+    activity = pg.activity(_stream(seed, chunk, "activity"), ps, death_day)
+    attendance = _attendance(
+        _stream(seed, chunk, "attendance"), event_days, people, spells, spell_arrays, death_day, ps
+    )
+    exams_all = {k: np.concatenate([e[k] for e in exams]) for k in exams[0]}
+    return ChunkResult(
+        chunk=chunk,
+        n=n,
+        people=people,
+        spells=spell_arrays,
+        death_day=death_day,
+        checkups=exams_all,
+        claims=claims,
+        month_days=month_days,
+        offers=ps.offers,
+        enrollments=ps.enrollments,
+        activity=activity,
+        attendance=attendance,
+        lp=lp,
+        log_hr=ps.log_hr,
+        in_window=in_window,
+        truth=_chunk_truth(ps, state, claims),
+    )
+
+
+def _closed_this_year(sp: Spells, n_closed: int):
+    if len(sp.person) > n_closed:
+        return (
+            np.concatenate(sp.person[n_closed:]),
+            np.concatenate(sp.start[n_closed:]),
+            np.concatenate(sp.end[n_closed:]),
+        )
+    e = np.zeros(0, np.int64)
+    return e, e, e
+
+
+def _enrolled_on_days(sp: Spells, n_closed: int, days: np.ndarray) -> np.ndarray:
+    """Enrolled on ``days`` (one day per person) within the current fiscal year."""
+    days = np.broadcast_to(np.asarray(days, dtype=np.int64), (sp.n,))
+    out = (sp.current >= 0) & (sp.current <= days)
+    p, s, e = _closed_this_year(sp, n_closed)
+    hit = (s <= days[p]) & (days[p] <= e)
+    out[p[hit]] = True
+    return out
+
+
+def _enrolled_on(sp: Spells, n_closed: int, day: int) -> np.ndarray:
+    return _enrolled_on_days(sp, n_closed, np.full(sp.n, day, dtype=np.int64))
+
+
+def _enrolled_during_year(sp: Spells, n_closed: int) -> np.ndarray:
+    """Enrolled on at least one day of the current fiscal year."""
+    out = sp.current >= 0
+    p, _, _ = _closed_this_year(sp, n_closed)
+    out[p] = True
+    return out
+
+
+def _month_index(month_days: np.ndarray, days: np.ndarray) -> np.ndarray:
+    return np.searchsorted(month_days, days, side="right") - 1
+
+
+def _enrolled_months(spells, death_day, month_days, n) -> np.ndarray:
+    """(n, months) bool: enrolled on at least one day of the month and alive at its start."""
+    person, start, end, _ = spells
+    m = len(month_days)
+    ms = np.clip(_month_index(month_days, start), 0, m)
+    me = np.where(end < 0, m - 1, _month_index(month_days, end))
+    diff = np.zeros((n, m + 1), dtype=np.int64)
+    np.add.at(diff, (person, ms), 1)
+    np.add.at(diff, (person, me + 1), -1)
+    enrolled = np.cumsum(diff[:, :m], axis=1) > 0
+    dm = _month_index(month_days, np.minimum(death_day, month_days[-1] + 40))
+    return enrolled & (np.arange(m)[None, :] <= dm[:, None])
+
+
+def _month_state(
+    h,
+    people,
+    enrolled,
+    month_days,
+    event_day,
+    event_type,
+    history,
+    dialysis_start,
+    death_day,
+    ps,
+    r,
+) -> cl.MonthState:
+    n, m = enrolled.shape
+    ti = np.arange(m) // 12
+    ev_m = np.zeros((n, m), dtype=np.int64)
+    after = {k: np.zeros((n, m), dtype=bool) for k in (1, 2, 3)}
+    for t in range(event_day.shape[1]):
+        hit = np.flatnonzero(event_type[:, t] > 0)
+        mi = _month_index(month_days, event_day[hit, t])
+        ev_m[hit, mi] = event_type[hit, t]
+        for k in (1, 2, 3):
+            sel = event_type[hit, t] == k
+            after[k][hit[sel], mi[sel]] = True
+    for k in (1, 2, 3):
+        # Months strictly after the first event of the kind.
+        after[k] = (
+            np.concatenate(
+                [np.zeros((n, 1), bool), np.maximum.accumulate(after[k], axis=1)[:, :-1]], axis=1
+            )
+            | (history == k)[:, None]
+        )
+    dia_m = _month_index(month_days, np.minimum(dialysis_start, month_days[-1] + 40))
+    dialysis = np.arange(m)[None, :] >= np.where(dialysis_start < month_days[0], -1, dia_m)[:, None]
+    dialysis &= (dialysis_start < month_days[-1] + 40)[:, None]
+    egfr = h.egfr[:, ti]
+    ckd = h.ckd[:, ti] | dialysis
+    stage = np.where(ckd, np.select([egfr < 15, egfr < 30, egfr < 60], [5, 4, 3], 3), 0)
+    cost_factor = np.ones((n, m))
+    for idx, start, months, f in ps.cost_windows:
+        m0 = _month_index(month_days, start)
+        for k in range(months):
+            mm = m0 + k
+            ok = mm < m
+            cost_factor[idx[ok], mm[ok]] *= 1.0 + f
+    male = people.male
+    site_u = r.random(n)
+    cancer_site = np.where(
+        male,
+        cl._CANCER[np.array([0, 1, 2, 4, 5])][np.minimum((site_u * 5).astype(int), 4)],
+        cl._CANCER[np.array([0, 1, 2, 3, 5])][np.minimum((site_u * 5).astype(int), 4)],
+    )
+    mental_code = cl._MENTAL[np.minimum((r.random(n) * 3).astype(int), 2)]
+    old = (h.age[:, -1] >= 68) & (r.random(n) < 0.4)
+    mental_code = np.where(old, cl._MENTAL[3], mental_code)
+    long_stay = h.mental[:, 0] & (r.random(n) < 0.12)
+    rate = np.where(h.age[:, 0] >= 20, np.clip(0.3 + 0.05 * (h.age[:, 0] - 40), 0.05, 2.5), 0.0)
+    k_sec = np.minimum(r.poisson(rate), 3)
+    pick = np.argsort(r.random((n, len(cl.SECONDARY))), axis=1)[:, :3]
+    secondary = np.where(np.arange(3)[None, :] < k_sec[:, None], cl.SECONDARY[pick], -1)
+    # Benign prostatic hyperplasia (N400) only in men.
+    secondary = np.where((secondary == cl.CODES.index("N400")) & ~male[:, None], -1, secondary)
+    return cl.MonthState(
+        enrolled=enrolled,
+        age=h.age[:, ti],
+        diabetes=h.diabetes[:, ti],
+        hypertension=h.hypertension[:, ti],
+        dyslipidaemia=h.dyslipidaemia[:, ti],
+        ckd_stage=stage,
+        cancer=h.cancer[:, ti],
+        mental=h.mental[:, 0],
+        long_stay=long_stay,
+        dialysis=dialysis,
+        event=ev_m,
+        after_stroke=after[1],
+        after_mi=after[2],
+        after_hf=after[3],
+        frailty=h.frailty,
+        cost_factor=cost_factor,
+        cancer_site=cancer_site,
+        mental_code=mental_code,
+        secondary=secondary,
+        month_len=np.diff(np.append(month_days, month_days[-1] + 31)).clip(max=31),
+    )
+
+
+def _attendance(r, event_days, people, spells, spell_arrays, death_day, ps) -> dict:
+    """Who attends each community event: enrolled adults, mostly the motivated and participants."""
+    person, start, end, _ = spell_arrays
+    n = people.n
+    ev_idx, who = [], []
+    part_day = np.full(n, NEVER, dtype=np.int64)
+    for rec in ps.enrollments:
+        part_day[rec["person"]] = rec["start"]
+    u_all = r.random((len(event_days), n))
+    for k, d in enumerate(event_days):
+        covered = (start <= d) & ((end < 0) | (end >= d))
+        enrolled = np.zeros(n, dtype=bool)
+        enrolled[person[covered]] = True
+        age = (d - people.birth) / 365.25
+        ok = enrolled & (death_day > d) & (age >= 18)
+        recent = (part_day <= d) & (d - part_day < 365)
+        p = 0.0012 * np.exp(0.9 * people.u) * (1 + (age >= 60)) + 0.10 * recent
+        hit = np.flatnonzero(ok & (u_all[k] < p))
+        ev_idx.append(np.full(len(hit), k))
+        who.append(hit)
+    if not ev_idx:
+        return {"event": np.zeros(0, np.int64), "person": np.zeros(0, np.int64)}
+    return {"event": np.concatenate(ev_idx), "person": np.concatenate(who)}
+
+
+def _chunk_truth(ps, state: cl.MonthState, claims: dict) -> dict:
+    """Sums over this chunk's participants that ``truth.json`` turns into realised effects."""
+    out: dict = {}
+    cf = state.cost_factor[claims["person"], claims["month"]]
+    saved = claims["cost"] - claims["cost"] / cf
+    for rec in ps.offers:
+        fy = int(rec["fy"][0])
+        for prog, is_m in (("vitality", False), ("mystar", True)):
+            d = out.setdefault(f"{prog}:{fy}", {})
+            for letter, nudge in (("plain", False), ("nudge", True)):
+                m = (rec["mystar"] == is_m) & (rec["nudge"] == nudge)
+                d[f"offered_{letter}"] = int(m.sum())
+                d[f"took_part_{letter}"] = int(rec["took_part"][m].sum())
+    for rec in ps.enrollments:
+        prog = "vitality" if rec["program"][0] == 0 else "mystar"
+        fy = int(rec["fy"][0])
+        key = f"{prog}:{fy}"
+        sel = np.isin(claims["person"], rec["person"])
+        out[key].update({"n": len(rec["person"]), "cost_change_yen": float(saved[sel].sum())})
+        if prog == "mystar":
+            out[key]["het_sum"] = float(rec["het"].sum())
+    for v in ps.vitality:
+        fy = int(v["fy"][0])
+        key = f"vitality:{fy}"
+        out[key]["steps_effect_sum"] = float(v["effect"].sum())
+        for g, mask in (
+            ("age65", v["age65"]),
+            ("age40_64", ~v["age65"]),
+            ("middle", v["middle"]),
+            ("low", ~v["middle"]),
+        ):
+            out[key][f"n_{g}"] = int(mask.sum())
+            out[key][f"steps_effect_sum_{g}"] = float(v["effect"][mask].sum())
+    return out

@@ -1,0 +1,280 @@
+"""Monthly claims (レセプト): settings, costs, ICD-10 diagnoses and procedures.
+
+Every enrolled person-month can produce one claim per setting (outpatient, pharmacy,
+dental, inpatient). Whether a claim occurs and what it costs depends on age, the
+diagnosed conditions of that fiscal year, a persistent personal cost level ("frailty",
+lognormal, which gives the heavy tail) and the latent motivation. Severe events produce
+an admission in their month; dialysis produces a monthly outpatient claim of about
+400,000 yen with the procedure code J038 (人工腎臓), about 5 M yen a patient-year with
+the other care. Program cost effects multiply the costs of the participant's months in
+the effect window. Pharmacy claims (調剤レセプト) carry no diagnoses, as in real data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SETTINGS = ("inpatient", "outpatient", "pharmacy", "dental")
+
+# ICD-10 vocabulary (no dot), by group; claims hold indices into CODES.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "events": tuple("I639 I219 I500 I693 I252".split()),  # admissions and sequelae
+    "chronic": tuple("E119 E112 I10 E785 N183 N184 N185 N186".split()),
+    "cancer": tuple("C169 C189 C349 C509 C61 C220".split()),
+    "mental": tuple("F209 F329 F411 F03".split()),
+    "acute": tuple("J069 J209 K297 K590 M545 M179 H101 H251 L309 J301 N390 R51 M810".split()),
+    "acute_child": tuple("J069 J209 H101 L309 J301 J00 A090 H659 J029 L209 T784 S009 B349".split()),
+    "admission": tuple("J189 K802 S720 K358 M170 I480 K566 H251".split()),
+    "dental": tuple("K021 K051 K053 K083 K040".split()),
+    # long-standing minor conditions, listed as secondary diagnoses on every medical claim
+    "secondary": tuple("K219 G470 E039 H409 N400 J449 M480 D649 E790 K760 R42 L209".split()),
+}
+CODES: tuple[str, ...] = tuple(dict.fromkeys(c for g in GROUPS.values() for c in g))
+_C = {c: i for i, c in enumerate(CODES)}
+
+
+def _idx(group: str) -> np.ndarray:
+    return np.array([_C[c] for c in GROUPS[group]])
+
+
+_CANCER, _MENTAL, _ACUTE = _idx("cancer"), _idx("mental"), _idx("acute")
+_ACUTE_CHILD = _idx("acute_child")
+_ADMIT, _DENTAL, SECONDARY = _idx("admission"), _idx("dental"), _idx("secondary")
+
+PROCEDURES = {
+    "J038": "人工腎臓(血液透析)",
+    "K546": "経皮的冠動脈形成術",
+    "K178": "脳血管内手術",
+}
+
+DIALYSIS_MONTH_YEN = 380_000
+EVENT_ADMISSION_YEN = {1: 1_600_000, 2: 1_900_000, 3: 950_000, 4: 800_000}
+"""Admission cost by event type: 1 stroke, 2 MI, 3 heart failure, 4 dialysis start."""
+
+
+@dataclass
+class MonthState:
+    """Inputs of the claim stage, arrays of shape (persons, months) unless noted."""
+
+    enrolled: np.ndarray  # bool
+    age: np.ndarray
+    diabetes: np.ndarray
+    hypertension: np.ndarray
+    dyslipidaemia: np.ndarray
+    ckd_stage: np.ndarray  # 0 none, 3, 4, 5
+    cancer: np.ndarray
+    mental: np.ndarray  # (n,) bool
+    long_stay: np.ndarray  # (n,) bool: long-stay psychiatric inpatient
+    dialysis: np.ndarray  # bool, on dialysis that month
+    event: np.ndarray  # int 0 none, 1..4 type of severe event that month
+    after_stroke: np.ndarray
+    after_mi: np.ndarray
+    after_hf: np.ndarray
+    frailty: np.ndarray  # (n,)
+    cost_factor: np.ndarray  # float multiplier (program effects)
+    cancer_site: np.ndarray  # (n,) code index
+    mental_code: np.ndarray  # (n,) code index
+    secondary: np.ndarray  # (n, 3) code indices of minor conditions, -1 = none
+    month_len: np.ndarray  # (months,) days in each month
+
+
+def generate(rng: np.random.Generator, s: MonthState) -> dict:
+    """Draw the claims of one chunk.
+
+    Returns
+    -------
+    dict
+        ``person``, ``month`` (index), ``setting`` (index into ``SETTINGS``), ``cost``
+        (yen, int), ``days`` per claim (sorted by person, month, setting), and the
+        diagnosis (``dx_claim``, ``dx_code``, ``dx_primary``) and procedure
+        (``px_claim``, ``px_code``) rows with claim positions.
+    """
+    n, m = s.enrolled.shape
+    u = {
+        k: rng.random((n, m))
+        for k in ("out", "pharm", "dent", "inp", "ac1", "ac2", "dent_c", "adm_c", "px")
+    }
+    ln = {k: rng.standard_normal((n, m)) for k in ("out", "pharm", "dent", "inp", "days")}
+    age = s.age
+    fr = s.frailty[:, None]
+    chronic = (
+        s.diabetes.astype(int)
+        + s.hypertension
+        + s.dyslipidaemia
+        + (s.ckd_stage > 0)
+        + s.cancer
+        + s.mental[:, None]
+        + s.after_stroke
+        + s.after_mi
+        + s.after_hf
+    )
+    child = age < 20
+    p_out = np.where(
+        child, np.where(age < 6, 0.55, 0.30), np.clip(0.16 + 0.0065 * (age - 20), 0.14, 0.55)
+    )
+    p_out = np.where(chronic > 0, 0.88, p_out) * np.exp(0.25 * fr)
+    out = s.enrolled & ((u["out"] < np.minimum(p_out, 0.98)) | s.dialysis)
+    aging = np.exp(0.022 * (np.clip(age, 20, 80) - 50))
+    mean_out = (5_000 + 3_200 * chronic + 55_000 * s.cancer + 6_000 * s.mental[:, None]) * aging
+    cost_out = mean_out * np.exp(0.45 * fr + 0.5 * ln["out"] - 0.125)
+    cost_out = np.where(s.dialysis, DIALYSIS_MONTH_YEN * np.exp(0.08 * ln["out"]), cost_out)
+    days_out = np.where(
+        s.dialysis, 13, 1 + np.minimum(np.floor(np.abs(ln["days"]) * (0.6 + 0.4 * chronic)), 10)
+    ).astype(np.int64)
+
+    meds = (
+        s.diabetes.astype(int)
+        + s.hypertension
+        + s.dyslipidaemia
+        + s.mental[:, None]
+        + s.after_stroke
+        + s.after_mi
+        + s.after_hf
+        + (s.ckd_stage > 0)
+    )
+    pharm = out & ((meds > 0) | s.cancer | (u["pharm"] < 0.45))
+    mean_ph = (1_800 + 4_600 * meds + 70_000 * s.cancer) * aging
+    cost_ph = mean_ph * np.exp(0.5 * fr + 0.6 * ln["pharm"] - 0.18)
+
+    p_dent = np.where(child, 0.12, 0.11 + 0.0015 * np.clip(age - 20, 0, 55))
+    dent = s.enrolled & (u["dent"] < p_dent)
+    cost_dent = 11_000 * np.exp(0.6 * ln["dent"] - 0.18)
+
+    p_adm = 0.0034 * np.exp(0.065 * (np.clip(age, 20, 80) - 50)) * np.exp(0.7 * fr)
+    p_adm = p_adm + 0.25 * s.cancer + 0.012 * s.mental[:, None]
+    inp = s.enrolled & ((u["inp"] < np.minimum(p_adm, 0.9)) | (s.event > 0) | s.long_stay[:, None])
+    cost_inp = np.where(s.long_stay[:, None], 420_000, np.where(s.cancer, 650_000, 480_000))
+    cost_inp = cost_inp * np.exp(0.65 * ln["inp"] - 0.21)
+    ev_cost = np.zeros((n, m))
+    for k, yen in EVENT_ADMISSION_YEN.items():
+        ev_cost[s.event == k] = yen
+    cost_inp = np.where(s.event > 0, ev_cost * np.exp(0.3 * ln["inp"]), cost_inp)
+    days_inp = np.where(
+        s.long_stay[:, None],
+        30,
+        np.where(s.event > 0, 14 + 6 * (s.event == 1), 4 + np.floor(np.abs(ln["days"]) * 9)),
+    ).astype(np.int64)
+
+    masks = (inp, out, pharm, dent)
+    costs = (cost_inp, cost_out, cost_ph, cost_dent)
+    days = (days_inp, days_out, np.ones((n, m), np.int64), 1 + (u["dent_c"] < 0.4).astype(np.int64))
+    parts = []
+    for k, mk in enumerate(masks):
+        pi, mi = np.nonzero(mk)
+        c = np.maximum(costs[k][pi, mi] * s.cost_factor[pi, mi], 100.0)
+        points = np.round(c / 10.0).astype(np.int64)
+        parts.append((pi, mi, np.full(len(pi), k), points, days[k][pi, mi]))
+    person = np.concatenate([p[0] for p in parts])
+    month = np.concatenate([p[1] for p in parts])
+    setting = np.concatenate([p[2] for p in parts])
+    points = np.concatenate([p[3] for p in parts])
+    cday = np.concatenate([p[4] for p in parts])
+    cday = np.minimum(cday, s.month_len[month])  # 診療実日数 never exceeds the month
+    order = np.lexsort((setting, month, person))
+    person, month, setting, points, cday = (
+        a[order] for a in (person, month, setting, points, cday)
+    )
+    dx = _diagnoses(s, u, person, month, setting)
+    px = _procedures(s, u, person, month, setting)
+    return {
+        "person": person,
+        "month": month,
+        "setting": setting,
+        "points": points,
+        "cost": points * 10,
+        "days": cday,
+        **dx,
+        **px,
+    }
+
+
+def _diagnoses(s: MonthState, u, person, month, setting) -> dict:
+    """ICD-10 rows per claim: a priority-ordered code matrix, first present code primary."""
+    n_cl = len(person)
+    p, mo = person, month
+    none = -1
+    cols = []
+    ev = s.event[p, mo]
+    ev_code = np.select(
+        [ev == 1, ev == 2, ev == 3, ev == 4], [_C["I639"], _C["I219"], _C["I500"], _C["N186"]], none
+    )
+    inp = setting == 0
+    outp = setting == 1
+    dent = setting == 3
+    medical = inp | outp
+    cancer = s.cancer[p, mo]
+    mental = s.mental[p]
+    long_stay = s.long_stay[p]
+    # Inpatient reason (primary) when not an event: cancer, psychiatric stay or other.
+    adm_other = _ADMIT[np.minimum((u["adm_c"][p, mo] * len(_ADMIT)).astype(int), len(_ADMIT) - 1)]
+    inp_reason = np.where(
+        ev_code >= 0,
+        ev_code,
+        np.where(
+            long_stay & mental, s.mental_code[p], np.where(cancer, s.cancer_site[p], adm_other)
+        ),
+    )
+    cols.append(np.where(inp, inp_reason, none))
+    dia = s.dialysis[p, mo]
+    stage = s.ckd_stage[p, mo]
+    ckd_code = np.select(
+        [dia, stage == 5, stage == 4, stage == 3],
+        [_C["N186"], _C["N185"], _C["N184"], _C["N183"]],
+        none,
+    )
+    cols.append(np.where(medical, ckd_code, none))
+    cols.append(np.where(medical & cancer, s.cancer_site[p], none))
+    cols.append(np.where(medical & mental, s.mental_code[p], none))
+    dm = s.diabetes[p, mo]
+    cols.append(np.where(medical & dm, np.where(stage > 0, _C["E112"], _C["E119"]), none))
+    cols.append(np.where(medical & s.hypertension[p, mo], _C["I10"], none))
+    cols.append(np.where(medical & s.dyslipidaemia[p, mo], _C["E785"], none))
+    cols.append(np.where(medical & s.after_stroke[p, mo], _C["I693"], none))
+    cols.append(np.where(medical & s.after_mi[p, mo], _C["I252"], none))
+    cols.append(np.where(medical & s.after_hf[p, mo] & (ev != 3), _C["I500"], none))
+    chronic_any = np.stack(cols[1:], axis=1).max(axis=1) >= 0
+    for j in range(s.secondary.shape[1]):
+        cols.append(np.where(medical, s.secondary[p, j], none))
+    k = len(_ACUTE)
+    a1 = np.minimum((u["ac1"][p, mo] * k).astype(int), k - 1)
+    a2 = (a1 + 1 + np.minimum((u["ac2"][p, mo] * (k - 1)).astype(int), k - 2)) % k
+    acute1 = outp & (~chronic_any | (u["ac2"][p, mo] < 0.35))
+    # Both lists have the same length, so one index picks a code in either.
+    child = s.age[p, mo] < 20
+    cols.append(np.where(acute1, np.where(child, _ACUTE_CHILD[a1], _ACUTE[a1]), none))
+    second = acute1 & (u["ac1"][p, mo] < 0.3)
+    cols.append(np.where(second, np.where(child, _ACUTE_CHILD[a2], _ACUTE[a2]), none))
+    dk = len(_DENTAL)
+    d1 = np.minimum((u["dent_c"][p, mo] * dk).astype(int), dk - 1)
+    cols.append(np.where(dent, _DENTAL[d1], none))
+    cols.append(np.where(dent & (u["ac2"][p, mo] < 0.4), _DENTAL[(d1 + 1) % dk], none))
+    mat = np.stack(cols, axis=1)
+    # Outpatient visits for an acute reason list it first.
+    acute_first = outp & (mat[:, -4] >= 0) & ~chronic_any
+    present = mat >= 0
+    first = np.argmax(present, axis=1)
+    first = np.where(acute_first, mat.shape[1] - 4, first)
+    ci, kj = np.nonzero(present)
+    # Drop duplicate codes within a claim (e.g. I500 as event and as condition).
+    code = mat[ci, kj]
+    key = ci.astype(np.int64) * 1000 + code
+    _, keep = np.unique(key, return_index=True)
+    keep.sort()
+    ci, kj, code = ci[keep], kj[keep], code[keep]
+    del n_cl
+    return {"dx_claim": ci, "dx_code": code, "dx_primary": kj == first[ci]}
+
+
+def _procedures(s: MonthState, u, person, month, setting) -> dict:
+    p, mo = person, month
+    dia = (setting == 1) & s.dialysis[p, mo]
+    ev = s.event[p, mo]
+    inp = setting == 0
+    pci = inp & (ev == 2) & (u["px"][p, mo] < 0.6)
+    evt = inp & (ev == 1) & (u["px"][p, mo] < 0.1)
+    claim = np.concatenate([np.flatnonzero(dia), np.flatnonzero(pci), np.flatnonzero(evt)])
+    code = np.concatenate([np.full(dia.sum(), 0), np.full(pci.sum(), 1), np.full(evt.sum(), 2)])
+    order = np.argsort(claim, kind="stable")
+    return {"px_claim": claim[order], "px_code": code[order]}

@@ -1,0 +1,170 @@
+"""The data dictionary (``data/README.md``), generated from the table contract.
+
+Regenerate after a contract change with::
+
+    python -m analysis.data.synthetic.dictionary data/README.md
+
+A test checks that the committed file equals the generated text.
+"""
+
+from __future__ import annotations
+
+from analysis.data.contract import CONTRACT_VERSION, TABLES, Column
+
+_HEADER = f"""# Data dictionary (table contract v{CONTRACT_VERSION})
+
+A dataset is a directory with one Parquet file per table and `dataset.json` (name,
+source, creation date, generator and seed for synthetic data, row counts, SHA-256 of
+every file). Identifiers are pseudonymous strings; dates are ISO dates; money is yen
+(int) and claim points (点数) are kept too (1 point = 10 yen). Fiscal years run April to
+March (令和5年度 = FY2023 = 2023-04-01 to 2024-03-31).
+
+This file is generated from `analysis.data.contract` by
+`python -m analysis.data.synthetic.dictionary data/README.md`; do not edit it by hand.
+Generated datasets (`data/synthetic/`, imported data) are not committed.
+"""
+
+_SYNTHETIC = """
+## The synthetic municipality
+
+`mvm-eval simulate` (Python: `analysis.data.simulate`) writes a synthetic NHI population
+of a city of `--population` residents (default 70,000, a Kashima-sized city) for the
+fiscal years `--years` (default 2019-2024), with planted program effects. It is the
+default dataset: the toolkit runs, is tested and can be checked against a known truth
+without any confidential data. Every figure it is calibrated to is listed, with its
+source and tolerance, in `analysis.data.synthetic.calibration.TARGETS`; a test compares
+the default city with them.
+
+How it is generated, in order:
+
+1. **People.** NHI enrollees are about {nhi_share:.0%} of residents, ages 0-74 skewed to 60-74
+   (40-45% aged 65-74). New enrollees join during the window (retirement at 60-64,
+   job changes, births, moving in). People live in households (couples of similar age,
+   children with a parent) that share part of a latent *health motivation*, which the
+   data never shows.
+2. **Natural health course.** Each person's BMI, waist, blood pressure, HbA1c and
+   glucose, LDL, HDL, triglycerides, eGFR and urine protein are age- and sex-specific
+   means plus a standardised latent vector, jointly correlated across factors and
+   persistent from year to year (a stationary AR(1) process). Diabetes, hypertension,
+   dyslipidaemia and CKD are diagnosed (and treated) once the factors cross clinical
+   thresholds; a small group has progressive kidney disease. Smoking, exercise habit and
+   walking habit follow published rates by sex and age; motivation raises exercise.
+3. **Severe events and death.** Each fiscal year a severe event (stroke, myocardial
+   infarction, heart-failure admission, or dialysis start for advanced CKD) occurs with
+   a hazard driven by age, sex, smoking, glycaemia, blood pressure, lipids, kidney
+   function, earlier events and motivation. The true log hazard per person and year is
+   in `truth_risk.parquet` (`linear_predictor`; `program_log_hr` is the planted program
+   term). Death depends on age, cancer, events (case fatality) and dialysis (about 11% a
+   year).
+4. **Enrollment spells.** Spells end at the 75th birthday (`age75`, 後期高齢者医療),
+   on moving away or joining employee insurance (drawn per household), or at death;
+   people who left for employee insurance may rejoin (a new spell).
+5. **Checkups (特定健診).** Enrollees aged 40-74 attend with a strongly persistent
+   propensity (about 37% a year); values are the natural course plus program effects
+   plus measurement noise. Some checkups have no fasting glucose (HbA1c only).
+6. **Programs.** In the pilot years FY2021-22 a small random share of eligible people
+   get a letter; from FY2023 everyone aged 40-74 with a checkup in the last three fiscal
+   years who never took part. A noisy predicted 5-year risk (`risk_score`) from the
+   latest checkup is cut sharply: high tier → Mystar offer, low and middle → Vitality
+   offer (so a regression discontinuity at the cutoff is a valid design). Letters are
+   randomised (plain or nudge). Uptake depends on age, sex, exercise habit, the letter
+   and the unobserved motivation, which also lowers costs and risks: naive
+   participant/non-participant comparisons are biased. By default FY2023 has about 64
+   Vitality and 15 Mystar participants for 70,000 residents, growing later;
+   `--uptake` multiplies the odds of taking part.
+7. **Program data.** Vitality: weekly steps from a wearable for {baseline_weeks} weeks before, the
+   {vitality_weeks} program weeks and after the program until the participant stops wearing it.
+   Mystar: 6 months, up to 6 interview sessions, completion = 5 or more. Monthly
+   sports-community events (from the first program year) with attendance, higher among
+   the motivated and recent participants.
+8. **Claims (レセプト).** One claim per person, month and setting when care occurs.
+   Costs are lognormal around means driven by age and conditions, times a persistent
+   personal cost level (heavy tail: the top 10% of people account for about half of the
+   cost); admissions follow severe events, cancer and long psychiatric stays; dialysis is
+   a monthly outpatient claim with procedure J038 (about 5 M yen a patient-year with the
+   other care). Medical claims list ICD-10 codes without the dot (E11x diabetes, I10,
+   E78x, N18x, I63x, I21x, I50x, C.., F..); pharmacy claims carry no diagnoses, as in
+   real 調剤レセプト.
+
+Planted effects (defaults in `analysis.data.synthetic.Effects`; definitions and the
+values realised among participants in `truth.json`): Vitality on steps (during the
+program, decaying after), on next-year exercise habit and on costs; Mystar on HbA1c,
+SBP, weight, severe-event hazard and costs over the following years; heterogeneity by
+age (Vitality), risk tier (Vitality) and baseline risk score (Mystar); the nudge letter's
+effect on uptake. Each effect acts through its own term and every stage draws from its
+own random stream, so switching one effect to zero moves only its outcome, for the same
+people.
+
+Determinism: all randomness derives from `--seed`; the same arguments give
+byte-identical files (`dataset.json` records the data cut as its creation date).
+Residents are processed in independent chunks of {chunk:,} (fewer for windows longer
+than six years), so a prefecture-sized run (`--population 3000000`) streams to disk
+with bounded memory.
+
+### Extra files of a synthetic dataset
+
+| file | content |
+|---|---|
+| `truth.json` | planted effect sizes with unit and definition; realised effects by program and fiscal year (participants, ATT of steps, checkup values, cost change in yen) |
+| `truth_risk.parquet` | `person_id`, `fiscal_year`, `linear_predictor` (true log annual hazard of a severe event, without program effects), `program_log_hr` (planted program term), for every person-year enrolled |
+"""
+
+
+def _range(c: Column) -> str:
+    if c.allowed:
+        return ", ".join(f"`{a}`" for a in c.allowed)
+    lo = "" if c.min is None else f"{c.min:g}"
+    hi = "" if c.max is None else f"{c.max:g}"
+    return f"{lo}–{hi}" if lo or hi else ""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render() -> str:
+    """The full text of ``data/README.md``."""
+    parts = [_HEADER, "\n## Tables\n"]
+    for t in TABLES.values():
+        parts.append(f"\n### `{t.name}` ({t.ja})\n\n{t.description}\n")
+        key = ", ".join(f"`{k}`" for k in t.primary_key)
+        parts.append(f"\nPrimary key: {key}.")
+        if t.references:
+            refs = "; ".join(f"`{k}` → `{v}`" for k, v in t.references.items())
+            parts.append(f" References: {refs}.")
+        parts.append("\n\n| column | 項目名 | label | type | unit | null | values | meaning |\n")
+        parts.append("|---|---|---|---|---|---|---|---|\n")
+        for c in t.columns:
+            parts.append(
+                f"| `{c.name}` | {_cell(c.ja)} | {_cell(c.en)} | {c.kind} | {_cell(c.unit)} | "
+                f"{'yes' if c.nullable else 'no'} | {_cell(_range(c))} | "
+                f"{_cell(c.description)} |\n"
+            )
+    from analysis.data.synthetic.city import CHUNK_RESIDENTS
+    from analysis.data.synthetic.population import NHI_SHARE
+    from analysis.data.synthetic.programs import BASELINE_WEEKS, VITALITY_WEEKS
+
+    parts.append(
+        _SYNTHETIC.format(
+            nhi_share=NHI_SHARE,
+            chunk=CHUNK_RESIDENTS,
+            baseline_weeks=BASELINE_WEEKS,
+            vitality_weeks=VITALITY_WEEKS,
+        )
+    )
+    return "".join(parts)
+
+
+def write(path) -> None:
+    """Write the data dictionary to ``path`` (UTF-8)."""
+    from pathlib import Path
+
+    Path(path).write_text(render(), encoding="utf-8")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m analysis.data.synthetic.dictionary data/README.md")
+    write(sys.argv[1])

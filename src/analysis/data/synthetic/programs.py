@@ -1,0 +1,307 @@
+"""The MVM programs: risk tiers, invitation letters, uptake and the effects of taking part.
+
+Each fiscal year from the pilot on, enrollees aged 40-74 with a checkup in the last three
+fiscal years are scored by a noisy "predicted 5-year risk" (the Myscope score) computed
+from their latest checkup. A sharp cutoff splits them: high tier → Mystar offer, low and
+middle tiers → Vitality offer. Letters are randomised between a plain and a nudge variant.
+Uptake depends on age, sex, exercise habit, the letter and the unobserved motivation
+``u``, which also lowers costs and risks, so naive participant/non-participant
+comparisons are biased. People who took part once are not invited again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analysis.data.synthetic.calendar import fy_start
+from analysis.data.synthetic.effects import Effects
+
+PILOT_YEARS = {2021: 0.06, 2022: 0.12}
+"""Pilot fiscal years and the share of eligible enrollees who get a letter."""
+SCALE_FROM = 2023
+"""From this fiscal year every eligible enrollee gets a letter."""
+
+MID_CUT = 0.04
+"""Risk score at or above which the tier is "middle" (still a Vitality offer)."""
+HIGH_CUT = 0.10
+"""Risk score at or above which the tier is "high" (Mystar offer): the RD cutoff."""
+
+SCORE_NOISE_SD = 0.45
+"""SD of the prediction error of the risk score on the log-hazard scale."""
+
+OFFER_DAY = 45
+"""Letters go out 45 days after April 1 (mid-May), before that year's checkups."""
+
+# Uptake logits (calibrated so the default city has about 64 Vitality and 15 Mystar
+# participants in FY2023, calibration.md §0) and their yearly growth after FY2023.
+UPTAKE_BASE = {"vitality": -5.28, "mystar": -5.21}
+UPTAKE_GROWTH_PER_YEAR = 0.35
+UPTAKE_MOTIVATION = 0.7
+
+VITALITY_WEEKS = 12
+MYSTAR_DAYS = 182
+MYSTAR_SESSIONS = 6
+BASELINE_WEEKS = 4
+POST_WEEKS = 26
+KEEP_LOGIT = {"vitality": 1.4, "mystar": 2.0}
+"""Logit of completing Vitality (about 78%) and of attending each Mystar session (about
+86%) at average motivation; motivation raises both (0.5 per SD)."""
+POST_WEAR_SURVIVAL = 0.9
+"""Weekly probability that a participant keeps wearing the device after the program."""
+
+
+@dataclass
+class ProgramState:
+    """Program records and effect terms of one chunk, shape (persons, fiscal years)."""
+
+    n: int
+    t: int
+    hba1c: np.ndarray = None
+    sbp: np.ndarray = None
+    weight: np.ndarray = None
+    exercise: np.ndarray = None
+    log_hr: np.ndarray = None
+    took_part: np.ndarray = None
+    offers: list = field(default_factory=list)
+    enrollments: list = field(default_factory=list)
+    cost_windows: list = field(default_factory=list)
+    vitality: list = field(default_factory=list)
+
+    def __post_init__(self):
+        z = np.zeros((self.n, self.t))
+        self.hba1c, self.sbp, self.weight, self.exercise, self.log_hr = (
+            z.copy(),
+            z.copy(),
+            z.copy(),
+            z.copy(),
+            z.copy(),
+        )
+        self.took_part = np.zeros(self.n, dtype=bool)
+
+
+def risk_score(lp: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Predicted 5-year risk from a (noisy) log annual hazard."""
+    return 1.0 - np.exp(-5.0 * np.exp(lp + SCORE_NOISE_SD * noise))
+
+
+def offer_year(
+    ps: ProgramState,
+    rng: np.random.Generator,
+    fy: int,
+    t: int,
+    *,
+    eligible: np.ndarray,
+    lp_last: np.ndarray,
+    age: np.ndarray,
+    male: np.ndarray,
+    u: np.ndarray,
+    exercise_last: np.ndarray,
+    uptake: float,
+    effects: Effects,
+    years_left: int,
+) -> None:
+    """Send the letters of fiscal year ``fy`` and record uptake and planted effects.
+
+    Parameters
+    ----------
+    eligible : bool array
+        Enrolled and alive at the offer date, aged 40-74, with a checkup in the last three
+        fiscal years, never took part before.
+    lp_last : float array
+        Log severe-event hazard at the latest checkup, without the motivation term (the
+        score adds noise).
+    exercise_last : bool array
+        Exercise habit at the latest checkup.
+    years_left : int
+        Fiscal years remaining in the window after ``fy``.
+    """
+    n = ps.n
+    share = 1.0 if fy >= SCALE_FROM else PILOT_YEARS.get(fy, 0.0)
+    # Fixed-size draws: the same people get the same numbers whatever the effects.
+    r_pick, r_letter, r_take, noise = (
+        rng.random(n),
+        rng.random(n),
+        rng.random(n),
+        rng.normal(0, 1, n),
+    )
+    r_start, r_sessions, r_complete = rng.random(n), rng.random((n, MYSTAR_SESSIONS)), rng.random(n)
+    if share == 0.0:
+        return
+    offered = eligible & (r_pick < share)
+    if not offered.any():
+        return
+    # Rounded as written, so the tier is an exact cut of the published running variable.
+    score = np.round(risk_score(lp_last, noise), 4)
+    tier = np.where(score >= HIGH_CUT, 2, np.where(score >= MID_CUT, 1, 0))
+    mystar = tier == 2
+    nudge = r_letter < 0.5
+    offer_day = fy_start(fy) + OFFER_DAY
+    growth = UPTAKE_GROWTH_PER_YEAR * max(0, fy - SCALE_FROM)
+    logit = (
+        np.where(mystar, UPTAKE_BASE["mystar"], UPTAKE_BASE["vitality"])
+        + growth
+        + UPTAKE_MOTIVATION * u
+        + 0.5 * exercise_last
+        + 0.02 * (age - 60)
+        + 0.25 * ~male
+        + np.log(effects.letter_nudge_uptake_or) * nudge
+    )
+    p = 0.0 if uptake == 0 else 1.0 / (1.0 + np.exp(-(logit + np.log(uptake))))
+    take = offered & (r_take < p)
+    idx = np.flatnonzero(offered)
+    ps.offers.append(
+        {
+            "person": idx,
+            "fy": np.full(len(idx), fy),
+            "mystar": mystar[idx],
+            "tier": tier[idx],
+            "score": score[idx],
+            "day": np.full(len(idx), offer_day),
+            "nudge": nudge[idx],
+            "took_part": take[idx],
+            "age": age[idx],
+        }
+    )
+    ps.took_part |= take
+    # Start on a Monday 3-8 weeks after the letter.
+    monday0 = offer_day + (-(offer_day + 3)) % 7  # day 0 (1970-01-01) was a Thursday
+    start = monday0 + 7 * (3 + np.floor(r_start * 6)).astype(np.int64)
+    # Usual steps/day before the program (calibration.md §1d: about 5,000-7,000 at these ages).
+    baseline = 6300.0 - 60.0 * (age - 60) + 700.0 * u + 900.0 * exercise_last
+    keep_v = 1.0 / (1.0 + np.exp(-(KEEP_LOGIT["vitality"] + 0.5 * u)))
+    keep_m = 1.0 / (1.0 + np.exp(-(KEEP_LOGIT["mystar"] + 0.5 * u)))
+    _vitality(
+        ps,
+        np.flatnonzero(take & ~mystar),
+        t,
+        fy,
+        start,
+        age,
+        tier,
+        effects,
+        years_left,
+        r_complete < keep_v,
+        baseline,
+    )
+    _mystar(
+        ps,
+        np.flatnonzero(take & mystar),
+        t,
+        fy,
+        start,
+        score,
+        effects,
+        years_left,
+        r_sessions < keep_m[:, None],
+    )
+
+
+def _vitality(ps, idx, t, fy, start, age, tier, effects: Effects, years_left, done, baseline):
+    if len(idx) == 0:
+        return
+    s = start[idx]
+    completed = done[idx]
+    eff = (
+        np.where(age[idx] >= 65, effects.vitality_steps_age65_ratio, 1.0)
+        * np.where(tier[idx] == 1, effects.vitality_steps_middle_ratio, 1.0)
+        * effects.vitality_steps
+    )
+    if years_left > 0:
+        ps.exercise[idx, t + 1] += effects.vitality_exercise_habit
+    ps.cost_windows.append((idx, s, 12, effects.vitality_cost))
+    ps.enrollments.append(
+        {
+            "person": idx,
+            "fy": np.full(len(idx), fy),
+            "program": np.zeros(len(idx), np.int64),
+            "start": s,
+            "end": s + 7 * VITALITY_WEEKS - 1,
+            "sessions": np.ones(len(idx), np.int64),
+            "completed": completed,
+        }
+    )
+    ps.vitality.append(
+        {
+            "person": idx,
+            "start": s,
+            "effect": eff,
+            "age65": age[idx] >= 65,
+            "middle": tier[idx] == 1,
+            "fy": np.full(len(idx), fy),
+            "completed": completed,
+            "baseline": baseline[idx],
+            "half_life": np.full(len(idx), effects.vitality_steps_half_life_weeks),
+        }
+    )
+
+
+def _mystar(ps, idx, t, fy, start, score, effects: Effects, years_left, attended):
+    if len(idx) == 0:
+        return
+    s = start[idx]
+    het = np.where(
+        score[idx] >= effects.mystar_high_risk_score, effects.mystar_high_risk_ratio, 1.0
+    )
+    for k in range(1, years_left + 1):
+        w = het * effects.mystar_persistence ** (k - 1)
+        ps.hba1c[idx, t + k] += effects.mystar_hba1c * w
+        ps.sbp[idx, t + k] += effects.mystar_sbp * w
+        ps.weight[idx, t + k] += effects.mystar_weight_kg * w
+        if k <= 3:
+            ps.log_hr[idx, t + k] += np.log(effects.mystar_event_hr)
+    ps.cost_windows.append((idx, s, 24, effects.mystar_cost))
+    sessions = attended[idx].sum(axis=1)
+    ps.enrollments.append(
+        {
+            "person": idx,
+            "fy": np.full(len(idx), fy),
+            "program": np.ones(len(idx), np.int64),
+            "start": s,
+            "end": s + MYSTAR_DAYS - 1,
+            "sessions": sessions,
+            "completed": sessions >= 5,
+            "het": het,
+        }
+    )
+
+
+def activity(rng: np.random.Generator, ps: ProgramState, death_day: np.ndarray) -> dict:
+    """Weekly mean steps of Vitality participants.
+
+    Each participant wears the device for ``BASELINE_WEEKS`` before the start, during the
+    12 program weeks (non-completers stop at a random week) and, for completers, after
+    the program until they stop (weekly survival ``POST_WEAR_SURVIVAL``, at most
+    ``POST_WEEKS``). Steps = personal baseline + program effect (constant during the
+    program, halving every ``vitality_steps_half_life_weeks`` after) + weekly noise.
+    """
+    out = {k: [] for k in ("person", "week", "steps", "effect")}
+    w_all = BASELINE_WEEKS + VITALITY_WEEKS + POST_WEEKS
+    for v in ps.vitality:
+        m = len(v["person"])
+        base = rng.normal(0, 1, m)
+        noise = rng.normal(0, 1, (m, w_all))
+        r_post = rng.random(m)
+        week = np.arange(w_all)[None, :] - BASELINE_WEEKS  # 0 = first program week
+        drop = 2 + np.floor(rng.random(m) * 8).astype(np.int64)
+        post_weeks = np.minimum(
+            np.floor(np.log(np.maximum(r_post, 1e-12)) / np.log(POST_WEAR_SURVIVAL)), POST_WEEKS
+        )
+        last = np.where(v["completed"], VITALITY_WEEKS - 1 + post_weeks, drop - 1)
+        days = v["start"][:, None] + 7 * week
+        wear = (week <= last[:, None]) & (days + 6 < death_day[v["person"]][:, None])
+        after = np.maximum(week - (VITALITY_WEEKS - 1), 0)
+        eff = v["effect"][:, None] * np.where(
+            week < 0, 0.0, np.where(after == 0, 1.0, 0.5 ** (after / v["half_life"][:, None]))
+        )
+        baseline = v["baseline"][:, None] + 900.0 * base[:, None]
+        steps = np.clip(baseline + eff + 650.0 * noise, 300, 40000)
+        pi, wi = np.nonzero(wear)
+        out["person"].append(v["person"][pi])
+        out["week"].append(days[pi, wi])
+        out["steps"].append(np.round(steps[pi, wi]).astype(np.int64))
+        out["effect"].append(eff[pi, wi])
+    if not out["person"]:
+        return {k: np.zeros(0) for k in out}
+    return {k: np.concatenate(v) for k, v in out.items()}

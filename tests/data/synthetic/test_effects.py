@@ -1,0 +1,234 @@
+"""Planted effects: switching one to zero moves its outcome by the stated amount, same people.
+
+Three runs of one well-powered small town (uptake x30): the default effects, the outcome
+effects switched off, and the letter effect switched off. Every stage draws from its own
+stream, so the runs differ only through the switched effects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.data import load_dataset
+from analysis.data.synthetic import Effects, simulate
+
+TOWN = {"population": 8_000, "years": (2021, 2024), "seed": 11, "uptake": 30.0}
+ROUNDING_HBA1C = 0.05 + 1e-9
+"""HbA1c is recorded to 0.1 %: a difference of rounded values is off by at most 0.1."""
+
+OFF = dict(
+    vitality_steps=0.0,
+    vitality_exercise_habit=0.0,
+    vitality_cost=0.0,
+    mystar_hba1c=0.0,
+    mystar_sbp=0.0,
+    mystar_weight_kg=0.0,
+    mystar_cost=0.0,
+)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("effects")
+    eff = Effects()
+    on = load_dataset(simulate(**TOWN, out=base / "on", effects=eff))
+    off = load_dataset(simulate(**TOWN, out=base / "off", effects=dataclasses.replace(eff, **OFF)))
+    no_letter = load_dataset(
+        simulate(
+            **TOWN,
+            out=base / "letter",
+            effects=dataclasses.replace(eff, letter_nudge_uptake_or=1.0),
+        )
+    )
+    return eff, on, off, no_letter
+
+
+def _participants(ds, program):
+    e = ds.program_enrollments
+    return e[e["program"] == program][["person_id", "fiscal_year"]]
+
+
+def test_same_people_take_part_when_outcome_effects_are_off(runs):
+    _, on, off, _ = runs
+    pd.testing.assert_frame_equal(on.program_enrollments, off.program_enrollments)
+    pd.testing.assert_frame_equal(on.program_offers, off.program_offers)
+    assert len(_participants(on, "vitality")) >= 30
+    assert len(_participants(on, "mystar")) >= 15
+
+
+def _next_year_checkups(on, off, program):
+    p = _participants(on, program).assign(fiscal_year=lambda d: d["fiscal_year"] + 1)
+    a = on.checkups.merge(p, on=["person_id", "fiscal_year"])
+    b = off.checkups.merge(p, on=["person_id", "fiscal_year"])
+    return a.merge(b, on=["person_id", "fiscal_year"], suffixes=("_on", "_off"))
+
+
+def test_mystar_checkup_effects_are_the_stated_amounts(runs):
+    eff, on, off, _ = runs
+    j = _next_year_checkups(on, off, "mystar")
+    assert len(j) >= 10
+    offers = on.program_offers
+    j = j.merge(
+        offers[["person_id", "fiscal_year", "risk_score"]].assign(
+            fiscal_year=lambda d: d["fiscal_year"] + 1
+        ),
+        on=["person_id", "fiscal_year"],
+    )
+    het = np.where(j["risk_score"] >= eff.mystar_high_risk_score, eff.mystar_high_risk_ratio, 1.0)
+    d_hba1c = j["hba1c_on"] - j["hba1c_off"]
+    assert np.all(np.abs(d_hba1c - eff.mystar_hba1c * het) <= ROUNDING_HBA1C + 0.05)
+    d_sbp = j["sbp_on"] - j["sbp_off"]
+    assert np.all(np.abs(d_sbp - eff.mystar_sbp * het) <= 1.0)  # SBP recorded as integer
+    d_w = j["weight_kg_on"] - j["weight_kg_off"]
+    assert np.all(np.abs(d_w - eff.mystar_weight_kg * het) <= 0.1 + 1e-9)
+    truth = json.loads((on.path / "truth.json").read_text())
+    att = [v["hba1c_next_year_att"] for v in truth["realised"]["mystar"].values()]
+    assert all(a <= eff.mystar_hba1c * 1.0 + 1e-9 for a in att)
+
+
+def test_non_participants_checkups_are_untouched(runs):
+    _, on, off, _ = runs
+    parts = on.program_enrollments["person_id"].unique()
+    a = on.checkups[~on.checkups["person_id"].isin(parts)].reset_index(drop=True)
+    b = off.checkups[~off.checkups["person_id"].isin(parts)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_vitality_steps_effect_during_and_decaying_after(runs):
+    eff, on, off, _ = runs
+    j = on.activity.merge(off.activity, on=["person_id", "week_start"], suffixes=("_on", "_off"))
+    assert len(j) == len(on.activity) == len(off.activity)
+    e = on.program_enrollments
+    v = e[e["program"] == "vitality"][["person_id", "start_date", "end_date"]]
+    j = j.merge(v, on="person_id")
+    wk = (pd.to_datetime(j["week_start"]) - pd.to_datetime(j["start_date"])).dt.days // 7
+    diff = j["steps_per_day_on"] - j["steps_per_day_off"]
+    assert (diff[wk < 0] == 0).all()
+    during = diff[(wk >= 0) & (wk < 12)]
+    lo = eff.vitality_steps * eff.vitality_steps_age65_ratio
+    hi = eff.vitality_steps * eff.vitality_steps_middle_ratio
+    assert during.between(lo - 1, hi + 1).all()
+    after = diff[wk >= 12]
+    assert len(after) > 0
+    assert (after < during.max()).all()
+    # Eight weeks after the end: below 2^(-8/half-life) of the largest effect (plus rounding).
+    late = diff[wk >= 12 + 8]
+    assert (late <= hi * 0.5 ** (8 / eff.vitality_steps_half_life_weeks) + 1).all()
+
+
+def test_cost_effects_multiply_costs_in_their_window_only(runs):
+    eff, on, off, _ = runs
+    c = on.claims.merge(
+        off.claims, on=["person_id", "service_month", "setting"], suffixes=("_on", "_off")
+    )
+    assert len(c) == len(on.claims) == len(off.claims)
+    ratio = c["cost_yen_on"] / c["cost_yen_off"]
+    e = on.program_enrollments
+    c = c.merge(e[["person_id", "program", "start_date"]], on="person_id", how="left")
+    months = (
+        pd.to_datetime(c["service_month"]).dt.to_period("M")
+        - pd.to_datetime(c["start_date"]).dt.to_period("M")
+    ).apply(lambda x: x.n if pd.notna(x) else np.nan)
+    vit = (c["program"] == "vitality") & months.between(0, 11)
+    mys = (c["program"] == "mystar") & months.between(0, 23)
+    big = c["cost_yen_off"] >= 10_000  # rounding to 10 yen matters less than 0.1%
+    assert np.allclose(ratio[vit & big], 1 + eff.vitality_cost, atol=1e-3)
+    assert np.allclose(ratio[mys & big], 1 + eff.mystar_cost, atol=1e-3)
+    assert (ratio[~(vit | mys)] == 1).all()
+    truth = json.loads((on.path / "truth.json").read_text())
+    total = sum(v["cost_change_yen_total"] for p in truth["realised"].values() for v in p.values())
+    observed = (c["cost_yen_on"] - c["cost_yen_off"]).sum()
+    assert observed == pytest.approx(total, rel=0.01)
+
+
+def test_vitality_raises_next_year_exercise_habit_by_about_the_stated_amount(runs):
+    eff, on, off, _ = runs
+    j = _next_year_checkups(on, off, "vitality")
+    gain = j["exercise_habit_on"].astype(int) - j["exercise_habit_off"].astype(int)
+    assert (gain >= 0).all()  # the same draws: nobody loses the habit
+    se = np.sqrt(eff.vitality_exercise_habit * (1 - eff.vitality_exercise_habit) / len(j))
+    assert abs(gain.mean() - eff.vitality_exercise_habit) <= 3.5 * se + 0.02
+
+
+def test_nudge_letter_only_adds_participants_among_nudged(runs):
+    _, on, _, no_letter = runs
+    key = ["person_id", "fiscal_year"]
+    # Later years' eligibility depends on who took part before; compare the first year.
+    fy = on.program_offers["fiscal_year"].min()
+    o = on.program_offers[on.program_offers["fiscal_year"] == fy]
+    p_on = set(map(tuple, on.program_enrollments[key].to_numpy()))
+    p_off = set(map(tuple, no_letter.program_enrollments[key].to_numpy()))
+    plain = set(map(tuple, o.loc[o["letter_variant"] == "plain", key].to_numpy()))
+    nudge = set(map(tuple, o.loc[o["letter_variant"] == "nudge", key].to_numpy()))
+    assert p_on & plain == p_off & plain
+    assert p_off & nudge <= p_on & nudge
+    assert len(p_on & nudge) > len(p_off & nudge)
+
+
+def test_mystar_hazard_ratio_in_truth_risk(runs):
+    eff, on, _, _ = runs
+    risk = pd.read_parquet(on.path / "truth_risk.parquet")
+    m = _participants(on, "mystar")
+    for k in (1, 2, 3):
+        j = risk.merge(m.assign(fiscal_year=m["fiscal_year"] + k), on=["person_id", "fiscal_year"])
+        assert np.allclose(j["program_log_hr"], np.log(eff.mystar_event_hr))
+    others = risk[~risk["person_id"].isin(m["person_id"])]
+    assert (others["program_log_hr"] == 0).all()
+
+
+def test_naive_comparison_is_biased_even_without_effects(runs):
+    """Motivation drives both uptake and habits: with every effect off, participants still
+    look better than non-participants (the bias adjusted estimators must remove)."""
+    _, _, off, _ = runs
+    o = off.program_offers
+    o = o[o["program"] == "vitality"][["person_id", "fiscal_year"]]
+    o = o.merge(off.program_enrollments[["person_id", "fiscal_year"]], how="left", indicator=True)
+    o["took"] = o["_merge"] == "both"
+    nxt = off.checkups[["person_id", "fiscal_year", "exercise_habit"]].assign(
+        fiscal_year=lambda d: d["fiscal_year"] - 1
+    )
+    j = o.merge(nxt, on=["person_id", "fiscal_year"])
+    share = j.groupby("took")["exercise_habit"].mean()
+    assert share.loc[True] > share.loc[False] + 0.05
+
+
+def test_truth_counts_offers_and_uptake_by_letter(runs):
+    _, on, _, _ = runs
+    truth = json.loads((on.path / "truth.json").read_text())
+    o = on.program_offers.merge(
+        on.program_enrollments[["person_id", "fiscal_year"]], how="left", indicator=True
+    )
+    o["took"] = o["_merge"] == "both"
+    for (prog, fy, letter), g in o.groupby(["program", "fiscal_year", "letter_variant"]):
+        rec = truth["realised"][prog][str(fy)]["offers_by_letter"][letter]
+        assert rec["offered"] == len(g)
+        assert rec["took_part"] == int(g["took"].sum())
+    assert truth["planted"]["letter_nudge_uptake_or"]["unit"] == "odds ratio"
+
+
+def test_every_effect_has_a_unit_and_definition():
+    from analysis.data.synthetic.effects import DEFINITIONS
+
+    assert set(DEFINITIONS) == set(Effects().to_dict())
+    assert all(d["unit"] and len(d["definition"]) > 20 for d in DEFINITIONS.values())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"mystar_event_hr": 0.0},
+        {"letter_nudge_uptake_or": -1.0},
+        {"mystar_persistence": 1.5},
+        {"vitality_cost": -1.0},
+        {"vitality_steps": float("nan")},
+    ],
+)
+def test_invalid_effects_are_rejected_by_name(bad):
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name):
+        Effects(**bad)

@@ -1,0 +1,105 @@
+"""Offers, tiers, uptake records, step data and community events of the small town."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.data.synthetic import programs as pg
+from analysis.data.synthetic.programs import risk_score
+
+
+def _d(s):
+    return pd.to_datetime(s)
+
+
+def test_risk_score_is_a_monotone_probability():
+    lp = np.linspace(-10, 2, 50)
+    s = risk_score(lp, np.zeros_like(lp))
+    assert np.all(np.diff(s) > 0) and s.min() > 0 and s.max() <= 1
+
+
+def test_tiers_are_a_sharp_cut_of_the_risk_score(small_dataset):
+    o = small_dataset.program_offers
+    assert ((o["risk_tier"] == "high") == (o["risk_score"] >= pg.HIGH_CUT)).all()
+    assert ((o["program"] == "mystar") == (o["risk_tier"] == "high")).all()
+    mid = (o["risk_score"] >= pg.MID_CUT) & (o["risk_score"] < pg.HIGH_CUT)
+    assert ((o["risk_tier"] == "middle") == mid).all()
+    assert set(o["letter_variant"]) == {"plain", "nudge"}
+    assert abs((o["letter_variant"] == "nudge").mean() - 0.5) < 0.06
+
+
+def test_offers_go_to_enrolled_40_to_74_with_a_recent_checkup(small_dataset):
+    o = small_dataset.program_offers.assign(offer_date=lambda d: _d(d["offer_date"]))
+    en = small_dataset.enrollment.assign(
+        birth_date=lambda d: _d(d["birth_date"]),
+        enroll_start=lambda d: _d(d["enroll_start"]),
+        enroll_end=lambda d: _d(d["enroll_end"]).fillna(pd.Timestamp("2100-01-01")),
+    )
+    j = o.merge(en, on="person_id")
+    covered = (j["enroll_start"] <= j["offer_date"]) & (j["offer_date"] <= j["enroll_end"])
+    assert covered.groupby([j["person_id"], j["fiscal_year"]]).any().all()
+    age = (j["offer_date"] - j["birth_date"]).dt.days / 365.25
+    assert age.between(39.99, 75).all()
+    ck = small_dataset.checkups[["person_id", "fiscal_year"]]
+    k = o.merge(ck, on="person_id", suffixes=("", "_ck"))
+    recent = k[
+        (k["fiscal_year_ck"] < k["fiscal_year"]) & (k["fiscal_year_ck"] >= k["fiscal_year"] - 3)
+    ]
+    assert len(recent.drop_duplicates(["person_id", "fiscal_year"])) == len(o)
+    # The pilot years reach a small share; from FY2023 all eligible people get a letter.
+    per_year = o.groupby("fiscal_year").size()
+    assert per_year.loc[2021] < 0.3 * per_year.loc[2023]
+
+
+def test_participants_were_offered_that_program_and_take_part_once(small_dataset):
+    e = small_dataset.program_enrollments
+    o = small_dataset.program_offers
+    j = e.merge(o, on=["person_id", "fiscal_year", "program"], how="left", indicator=True)
+    assert (j["_merge"] == "both").all()
+    assert e["person_id"].is_unique
+    s, t = _d(e["start_date"]), _d(e["end_date"])
+    vit = e["program"] == "vitality"
+    assert ((t - s).dt.days[vit] == 7 * pg.VITALITY_WEEKS - 1).all()
+    assert ((t - s).dt.days[~vit] == pg.MYSTAR_DAYS - 1).all()
+    assert (e.loc[~vit, "completed"] == (e.loc[~vit, "sessions"] >= 5)).all()
+
+
+def test_activity_only_for_vitality_participants_on_mondays(small_dataset):
+    a = small_dataset.activity
+    e = small_dataset.program_enrollments
+    assert set(a["person_id"]) <= set(e.loc[e["program"] == "vitality", "person_id"])
+    assert (_d(a["week_start"]).dt.dayofweek == 0).all()
+    assert a["steps_per_day"].between(300, 40_000).all()
+    assert not a.duplicated(["person_id", "week_start"]).any()
+
+
+def test_event_attendees_are_enrolled_on_the_day(small_dataset):
+    ev = small_dataset.events.assign(date=lambda d: _d(d["date"]))
+    assert (ev["date"].dt.dayofweek == 5).all()
+    assert ev["date"].dt.to_period("M").is_unique
+    at = small_dataset.event_attendance.merge(ev, on="event_id")
+    en = small_dataset.enrollment
+    j = at.merge(en, on="person_id")
+    inside = (_d(j["enroll_start"]) <= j["date"]) & (
+        j["date"] <= _d(j["enroll_end"]).fillna(pd.Timestamp("2100-01-01"))
+    )
+    assert inside.groupby([j["event_id"], j["person_id"]]).any().all()
+    assert not small_dataset.event_attendance.duplicated().any()
+
+
+def test_uptake_multiplier_scales_participation(tmp_path):
+    from analysis.data import load_dataset
+    from analysis.data.synthetic import simulate
+
+    kw = {"population": 4000, "years": (2022, 2024), "seed": 5}
+    low = load_dataset(simulate(**kw, out=tmp_path / "a", uptake=0.0))
+    high = load_dataset(simulate(**kw, out=tmp_path / "b", uptake=25.0))
+    assert len(low.program_enrollments) == 0 and len(low.activity) == 0
+    assert len(high.program_enrollments) > 40
+    # The offers of the first program year do not depend on uptake.
+    first = low.program_offers["fiscal_year"].min()
+    pd.testing.assert_frame_equal(
+        low.program_offers[low.program_offers["fiscal_year"] == first].reset_index(drop=True),
+        high.program_offers[high.program_offers["fiscal_year"] == first].reset_index(drop=True),
+    )
