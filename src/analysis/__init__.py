@@ -13,6 +13,22 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_dataset": "analysis.data.dataset",
     "simulate": "analysis.data.synthetic",
+    "validate_dataset": "analysis.data.validation",
+    "connect": "analysis.cohort",
+    "build_cohort": "analysis.cohort",
+    "build_cohorts": "analysis.cohort",
+    "default_specs": "analysis.cohort",
+    "load_spec": "analysis.cohort",
+    "stratify": "analysis.risk",
+    "fit_risk_model": "analysis.risk",
+    "estimate_effect": "analysis.causal",
+    "balance": "analysis.causal",
+    "did_effect": "analysis.causal",
+    "rd_effect": "analysis.causal",
+    "iv_effect": "analysis.causal",
+    "e_value": "analysis.causal",
+    "combine_results": "analysis.causal",
+    "suppress_small_counts": "analysis.publish",
 }
 
 __all__ = sorted(_EXPORTS)
