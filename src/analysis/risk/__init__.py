@@ -18,7 +18,6 @@ from analysis.risk.tiers import (
     age_band,
     assign_tiers,
     next_year_offers,
-    suppress_small_counts,
     tier_counts,
 )
 from analysis.risk.validation import (
@@ -48,7 +47,6 @@ __all__ = [
     "referral_table",
     "rule_comparison",
     "stratify",
-    "suppress_small_counts",
     "temporal_validation",
     "tier_counts",
 ]

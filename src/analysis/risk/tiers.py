@@ -12,6 +12,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from analysis import publish
 from analysis.config import MIN_CELL_COUNT
 from analysis.data.contract import RISK_TIERS
 from analysis.seeds import rng
@@ -166,28 +167,19 @@ def next_year_offers(
     return out
 
 
-def suppress_small_counts(
-    counts: pd.DataFrame, min_cell_count: int = MIN_CELL_COUNT
-) -> pd.DataFrame:
-    """Replace counts from 1 to ``min_cell_count - 1`` by missing (published tables).
-
-    Zero cells are kept. Apply to tables without margins, or suppress complementary
-    cells too, so that a hidden cell cannot be recovered from a total.
-    """
-    out = counts.astype("Int64")
-    return out.mask((out > 0) & (out < min_cell_count))
-
-
 def tier_counts(
-    tiers: pd.Series, sex: pd.Series, age, *, min_cell_count: int = MIN_CELL_COUNT
+    tiers: pd.Series, sex: pd.Series, age, *, min_cell_count: int | None = MIN_CELL_COUNT
 ) -> pd.DataFrame:
     """How many people each tier holds, by 5-year age band and sex, small cells suppressed.
 
     Returns
     -------
     pandas.DataFrame
-        Rows (``age_band``, ``sex``), one column per tier (low, middle, high); counts
-        below ``min_cell_count`` (but above 0) are missing. No margins are included.
+        Rows (``age_band``, ``sex``), one column per tier (low, middle, high), as text fit
+        to publish (``analysis.publish.suppress_small_counts``): counts from 1 to
+        ``min_cell_count - 1`` show as ``"<10"``, and neighbours that would reveal them by
+        subtraction from the row or column totals as ``"x"``. No margins are included.
+        With ``min_cell_count=None`` (or 1) the raw integer counts, for further processing.
     """
     t = pd.Series(tiers).astype(object).to_numpy()
     band = age_band(age).to_numpy()
@@ -198,4 +190,6 @@ def tier_counts(
                         pd.Series(t, name="risk_tier"))  # fmt: skip
     table = table.reindex(columns=list(RISK_TIERS), fill_value=0)
     table.columns.name = None
-    return suppress_small_counts(table, min_cell_count)
+    if min_cell_count is None or min_cell_count <= 1:
+        return table  # nothing to suppress: raw integer counts (not fit to publish)
+    return publish.suppress_small_counts(table, list(RISK_TIERS), min_cell_count)
