@@ -1,0 +1,254 @@
+"""Step 04: effects on health markers, medical costs and severe events; economics.
+
+Mystar (coaching, high risk) and Vitality (exercise, low-middle risk) are each compared
+with their offered non-participants. The primary estimate is AIPW (ATT) with a two-part
+outcome model for costs; regression and IPW are sensitivity analyses. The event study of
+monthly costs uses Callaway & Sant'Anna DiD, severe events weighted Kaplan-Meier and the
+RMST difference. The economics turn the 12-month cost effect into ROI and break-even.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.economics import allocate_budget, break_even_years, budget_impact, evaluate_roi
+from analysis.risk.table import risk_table
+from analysis.seeds import int_seed
+from analysis.study.effects import COVARIATES, Outcome, attempt, run_methods
+
+BUDGET_YEN = 4_730_000
+"""FY2023 program budget of the city (both programs)."""
+HEALTH_OUTCOMES = (
+    Outcome("next_hba1c", "翌年度のHbA1c", "HbA1c next year", "%", "%"),
+    Outcome("next_sbp", "翌年度の収縮期血圧", "Systolic BP next year", "mmHg", "mmHg"),
+    Outcome("next_weight_kg", "翌年度の体重", "Weight next year", "kg", "kg"),
+)  # fmt: skip
+COST_OUTCOMES = (
+    Outcome("cost_total_12m", "12か月の医療費", "Medical cost, 12 months", "円", "yen",
+            "two_part"),
+    Outcome("cost_total_24m", "24か月の医療費", "Medical cost, 24 months", "円", "yen",
+            "two_part"),
+)  # fmt: skip
+COST_METHODS = ("aipw", "regression", "ipw")
+EVENT_WINDOW = (-12, 11)
+"""Months relative to the index month in the event study."""
+DID_BOOTSTRAP = 199
+RMST_TAU_YEARS = 1.5
+RMST_BOOTSTRAP = 100
+SEVERE = Outcome("severe_event_free_years", "重症化イベントのない期間（RMST）",
+                 "Severe-event-free time (RMST)", "年", "years")  # fmt: skip
+OTHER_CITY_POPULATION = 150_000
+"""Population of the city used for the budget-impact illustration."""
+
+
+def program_effects(cohorts: dict, *, seed: int) -> list:
+    """AIPW / regression / IPW effects on health markers and costs, per program."""
+    from analysis.study.effects import analysis_frame
+
+    out = []
+    outcomes = (*HEALTH_OUTCOMES, *COST_OUTCOMES)
+    for program in ("mystar", "vitality"):
+        df = analysis_frame(cohorts[program], [o.name for o in outcomes])
+        for o in outcomes:
+            out += run_methods(df, program=program, outcome=o, methods=COST_METHODS, seed=seed,
+                               headline_method="aipw" if o.name.startswith("cost_total_12")
+                               or program == "mystar" and o.name == "next_hba1c" else None)  # fmt: skip
+    return out
+
+
+def event_panel(cohort, window=EVENT_WINDOW) -> pd.DataFrame:
+    """Person-month costs around the index month; participants start at month 0."""
+    p = cohort.panel_monthly
+    p = p[p["rel_month"].between(*window)]
+    treated = cohort.baseline.set_index("person_id")["treated"]
+    first = np.where(p["person_id"].map(treated).to_numpy(bool), 0.0, np.nan)
+    return p.assign(first_treated=first, cost_total=p["cost_total"].astype(float))[
+        ["person_id", "rel_month", "observed", "cost_total", "first_treated"]
+    ].reset_index(drop=True)
+
+
+def event_study(cohort, *, seed: int, program: str):
+    """Event study of monthly total cost (DiD); an ``Attempt`` holding a ``DidResult``.
+
+    People not observed in every month of the window are left out (``incomplete="drop"``).
+    """
+    from analysis.causal.did import did_effect
+
+    panel = event_panel(cohort)
+    panel = panel[panel["observed"].astype(bool)]
+    outcome = Outcome("cost_total_monthly", "月間医療費（イベントスタディ）",
+                      "Monthly medical cost (event study)", "円/月", "yen/month")  # fmt: skip
+    return attempt(program, outcome, "did", did_effect, panel, unit="person_id",
+                   time="rel_month", outcome="cost_total", first_treated="first_treated",
+                   seed=int_seed(seed, "did", program), n_bootstrap=DID_BOOTSTRAP,
+                   incomplete="drop")  # fmt: skip
+
+
+def severe_event_frame(cohort) -> pd.DataFrame:
+    """Baseline, ``treat`` and time to the first severe event (years) of a cohort."""
+    from analysis.study.effects import analysis_frame
+
+    t = risk_table(cohort.baseline, cohort.outcomes)[["person_id", "time_years", "event"]]
+    return analysis_frame(cohort).merge(t, on="person_id", validate="one_to_one")
+
+
+def severe_events(cohort, *, seed: int, program: str):
+    """Weighted KM curves (IPW; unweighted if the weights cannot be fitted) and RMST.
+
+    Returns
+    -------
+    (SurvivalCurves or None, Attempt)
+    """
+    from analysis.causal.survival import rmst_difference, weighted_km
+
+    df = severe_event_frame(cohort)
+    kw = dict(duration="time_years", event="event", treatment="treat")
+    curves = None
+    for weights in ("ipw", None):
+        try:
+            curves = weighted_km(df, weights=weights, covariates=list(COVARIATES),
+                                 seed=int_seed(seed, "km", program), **kw)  # fmt: skip
+            break
+        except ValueError:
+            continue
+
+    def rmst(d, **k):
+        return rmst_difference(d, **k).as_effect_result()
+
+    a = attempt(program, SEVERE, "rmst_ipw", rmst, df, tau=RMST_TAU_YEARS, weights="ipw",
+                covariates=list(COVARIATES), seed=int_seed(seed, "rmst", program),
+                n_bootstrap=RMST_BOOTSTRAP, **kw)  # fmt: skip
+    return curves, a
+
+
+def roi_numbers(attempts, participants: dict, *, budget_yen: float = BUDGET_YEN, seed=None):
+    """ROI of the year's programs from the primary 12-month cost effects.
+
+    The budget is shared between programs (``allocate_budget``); each program's annual
+    saving per participant is minus its AIPW effect on 12-month cost
+    (``evaluate_roi``). Savings and their interval bounds add up over programs.
+    ``passed`` is false (with the reason) when a cost effect is missing or failed its
+    diagnostics: the report then withholds the ROI.
+    """
+    parts = {p: int(n) for p, n in participants.items() if n > 0}
+    alloc = allocate_budget(budget_yen, parts).set_index("program")
+    savings, lows, highs, annual, reasons = 0.0, 0.0, 0.0, 0.0, []
+    for program, n in parts.items():
+        a = next((x for x in attempts if x.program == program and x.method == "aipw"
+                  and x.outcome.name == "cost_total_12m"), None)  # fmt: skip
+        if a is None or a.result is None:
+            reasons.append(f"{program}: {a.error if a else 'no cost estimate'}")
+            continue
+        if not a.passed:
+            reasons.append(f"{program}: {a.reason}")
+        r = a.result
+        ev = evaluate_roi(r.estimate, r.ci_low, r.ci_high, program=program, participants=n,
+                          cost_per_participant=float(alloc.loc[program, "cost_per_participant"]),
+                          horizon_years=1)  # fmt: skip
+        savings += n * ev.pv_saving[0]
+        lows += n * ev.pv_saving[1]
+        highs += n * ev.pv_saving[2]
+        annual += n * ev.saving[0]
+    cost = float(budget_yen)
+    return {
+        "budget_yen": cost,
+        "cost_yen": cost,
+        "participants": parts,
+        "savings_yen": savings,
+        "savings_ci_low": lows,
+        "savings_ci_high": highs,
+        "roi": (savings - cost) / cost,
+        "roi_ci_low": (lows - cost) / cost,
+        "roi_ci_high": (highs - cost) / cost,
+        "break_even_years": _finite(break_even_years(annual, cost)),
+        "horizon_years": 1,
+        "passed": not reasons,
+        "reason": "; ".join(reasons),
+    }
+
+
+def _finite(x: float):
+    return None if not np.isfinite(x) else float(x)
+
+
+def other_city(
+    roi: dict,
+    *,
+    population: int = OTHER_CITY_POPULATION,
+    nhi_share=0.22,
+    eligible_share=0.10,
+    uptake=0.05,
+    years: int = 5,
+) -> pd.DataFrame:
+    """Budget impact of the same programs in a city of ``population`` residents."""
+    n = sum(roi["participants"].values())
+    per_person_cost = roi["cost_yen"] / n
+    per_person_saving = roi["savings_yen"] / n
+    return budget_impact(population=population, nhi_share=nhi_share,
+                         eligible_share=eligible_share, uptake=uptake,
+                         cost_per_participant=per_person_cost,
+                         saving_per_participant_year=per_person_saving, years=years)  # fmt: skip
+
+
+def save_results(run_dir, fiscal_year: int, *, effects, roi, figures, impact=None) -> list:
+    """Write the step-04 artifacts the report reads (``REPORT_ARTIFACTS``).
+
+    ``figures`` maps ``event_study`` and ``severe_events_km`` to matplotlib figures.
+    """
+    from analysis import artifacts as art
+    from analysis.study.cohort_step import period_text
+
+    step, period = "04_effect_costs", period_text(fiscal_year)
+    text = {
+        "event_study": ({"ja": "参加前後の月間医療費の差（イベントスタディ、Vitality）",
+                         "en": "Monthly medical cost around the start (event study, Vitality)"},
+                        {"ja": "開始月からの月ごとの医療費の差と95%信頼区間",
+                         "en": "Difference in monthly cost by month since start, with 95% CIs"}),
+        "severe_events_km": ({"ja": "重症化イベントのない割合（Mystar、逆確率重み付け）",
+                              "en": "Free of severe events (Mystar, inverse-probability "
+                                    "weighted)"},
+                             {"ja": "参加者と非参加者の重症化イベント無発生率の推移",
+                              "en": "Kaplan-Meier curves of participants and non-participants"}),
+    }  # fmt: skip
+    paths = [
+        art.save_table(effects, run_dir, step, "effects",
+                       caption={"ja": "健診値・医療費・重症化への効果",
+                                "en": "Effects on health markers, medical costs and severe "
+                                      "events"},
+                       population={"ja": "各事業の案内送付者", "en": "People offered each program"},
+                       period=period, published=True),
+        art.save_numbers(roi, run_dir, step, "roi"),
+    ]  # fmt: skip
+    if impact is not None:
+        paths.append(art.save_table(impact, run_dir, step, "budget_impact",
+                                    caption={"ja": "他の規模の市での予算影響",
+                                             "en": "Budget impact in a city of another size"},
+                                    period=period))  # fmt: skip
+    for name, fig in figures.items():
+        cap, alt = text[name]
+        paths.append(art.save_figure(fig, run_dir, step, name, caption=cap, alt=alt))
+    return paths
+
+
+def _empty(text: str):
+    import matplotlib.pyplot as plt
+
+    ax = plt.subplots(figsize=(6, 2))[1]
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True)
+    ax.set_axis_off()
+    return ax
+
+
+def plot_event_study(did, *, lang: str = "ja"):
+    """The event-study plot of an ``event_study`` attempt (a note if it failed)."""
+    if did.result is None:
+        return _empty(("推定できませんでした: " if lang == "ja" else "Not estimable: ") + did.error)
+    return did.result.plot(lang=lang)
+
+
+def plot_severe_events(curves, *, lang: str = "ja"):
+    """Kaplan-Meier curves of ``severe_events`` (a note if they could not be drawn)."""
+    if curves is None:
+        return _empty("推定できませんでした" if lang == "ja" else "Not estimable")
+    return curves.plot(lang=lang)

@@ -1,0 +1,249 @@
+"""Effect estimates as recorded results: outcomes, covariates, runs and the effects table.
+
+An estimator that cannot run on the data (too few treated, perfect separation, a failed
+bootstrap) does not stop the evaluation: :func:`run_methods` records the attempt with the
+error as its reason, and the effects table shows it as withheld (判定保留).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis import publish
+from analysis.config import MIN_CELL_COUNT
+from analysis.seeds import int_seed
+
+COVARIATES = [
+    "age_years", "sex", "bmi", "sbp", "hba1c", "ldl", "smoker", "exercise_habit",
+    "walking_habit", "bp_med", "glucose_med", "log_cost_total_prior",
+]  # fmt: skip
+"""Baseline confounders of every program-effect estimate (pre-declared)."""
+
+SENSITIVITY_METHODS = ("regression", "ipw", "matching", "dml")
+"""Estimators run beside the primary ``aipw`` as a sensitivity analysis."""
+
+EFFECT_COLUMNS = [
+    "program", "outcome", "label_ja", "label_en", "unit_ja", "unit_en", "method",
+    "estimand", "estimate", "ci_low", "ci_high", "p_value", "n_treated", "n_control",
+    "passed", "reason", "headline",
+]  # fmt: skip
+
+PROGRAM_JA = {"vitality": "Vitality（運動）", "mystar": "Mystar（伴走支援）"}
+PROGRAM_EN = {"vitality": "Vitality (exercise)", "mystar": "Mystar (coaching)"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An outcome of the evaluation with its labels and outcome model.
+
+    Attributes
+    ----------
+    name : str
+        Column of the analysis frame (a cohort's ``outcomes`` column).
+    label_ja, label_en, unit_ja, unit_en : str
+    outcome_model : {"linear", "logistic", "two_part", "loglink"}
+        Outcome model of the primary ``aipw`` estimate (``two_part`` for costs).
+    """
+
+    name: str
+    label_ja: str
+    label_en: str
+    unit_ja: str
+    unit_en: str
+    outcome_model: str = "linear"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One pre-declared estimate: its result, or the reason it could not be computed.
+
+    Attributes
+    ----------
+    program : str
+    outcome : Outcome
+    method : str
+    result : object or None
+        An ``EffectResult`` (or a result with the same fields: ``IVResult``,
+        ``SurvivalEffectResult``); ``None`` when the estimator failed.
+    error : str
+        The one-line error when ``result`` is ``None``.
+    n_treated, n_control : int
+        People available in each group (used when the estimator failed).
+    headline : bool
+        Shown in the report's summary.
+    seconds : float
+        Time the estimator took.
+    """
+
+    program: str
+    outcome: Outcome
+    method: str
+    result: object | None
+    error: str = ""
+    n_treated: int = 0
+    n_control: int = 0
+    headline: bool = False
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.result is not None and bool(self.result.diagnostics.passed)
+
+    @property
+    def reason(self) -> str:
+        if self.result is None:
+            return self.error
+        return self.result.diagnostics.reason()
+
+    def to_row(self) -> dict:
+        """One row of the effects table (:data:`EFFECT_COLUMNS`)."""
+        r = self.result
+        o = self.outcome
+        row = {
+            "program": self.program,
+            "outcome": f"{self.program}:{o.name}",
+            "label_ja": f"{PROGRAM_JA.get(self.program, self.program)}: {o.label_ja}",
+            "label_en": f"{PROGRAM_EN.get(self.program, self.program)}: {o.label_en}",
+            "unit_ja": o.unit_ja,
+            "unit_en": o.unit_en,
+            "method": self.method,
+            "estimand": getattr(r, "estimand", "") if r is not None else "",
+            "headline": bool(self.headline),
+            "passed": self.passed,
+            "reason": self.reason,
+        }
+        if r is None:
+            row.update(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
+                       n_treated=int(self.n_treated), n_control=int(self.n_control))  # fmt: skip
+        else:
+            row.update(estimate=float(r.estimate), ci_low=float(r.ci_low),
+                       ci_high=float(r.ci_high), p_value=float(r.p_value),
+                       n_treated=int(r.n_treated), n_control=int(r.n_control))  # fmt: skip
+        return row
+
+
+def analysis_frame(cohort, outcomes: Sequence[str] = ()) -> pd.DataFrame:
+    """Baseline joined with the named outcome columns, one row per person.
+
+    Adds ``treat`` (0/1 participation) and ``log_cost_total_prior``. Nothing is dropped
+    here; :func:`complete_cases` drops people without a measured outcome.
+    """
+    base = cohort.baseline.copy()
+    cols = [c for c in outcomes if c not in base.columns]
+    missing = [c for c in cols if c not in cohort.outcomes.columns]
+    if missing:
+        raise ValueError(f"cohort {cohort.spec.spec_id!r}: outcome column(s) {missing} not found")
+    df = base.merge(
+        cohort.outcomes[["person_id", *cols]], on="person_id", how="left", validate="one_to_one"
+    )
+    df["treat"] = df["treated"].astype(int)
+    df["log_cost_total_prior"] = np.log1p(df["cost_total_prior"].astype(float))
+    for c in cols:
+        if pd.api.types.is_bool_dtype(df[c]) or str(df[c].dtype) == "boolean":
+            df[c] = df[c].astype("Float64").astype(float)
+        elif pd.api.types.is_integer_dtype(df[c]):
+            df[c] = df[c].astype("Float64").astype(float)
+    return df
+
+
+def complete_cases(df: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Rows whose ``outcome`` was measured (e.g. people with a next-year checkup)."""
+    if outcome not in df.columns:
+        raise ValueError(f"outcome column {outcome!r} not in the analysis frame")
+    return df[df[outcome].notna()].reset_index(drop=True)
+
+
+def _group_sizes(df: pd.DataFrame, treatment: str) -> tuple[int, int]:
+    t = df[treatment].astype(int)
+    return int(t.sum()), int((t == 0).sum())
+
+
+def attempt(program: str, outcome: Outcome, method: str, fn, data, /, **kw) -> Attempt:
+    """Run ``fn(data, **kw)``; a ``ValueError`` becomes a recorded failure, not a crash.
+
+    Group sizes for a failed attempt come from ``kw["treatment"]`` (default ``"treat"``).
+    """
+    treatment = kw.get("treatment", "treat")
+    n1, n0 = _group_sizes(data, treatment) if treatment in data.columns else (0, 0)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fn(data, **kw)
+    except (ValueError, np.linalg.LinAlgError, ZeroDivisionError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return Attempt(program, outcome, method, None, msg, n1, n0,
+                       seconds=time.perf_counter() - start)  # fmt: skip
+    return Attempt(program, outcome, method, res, "", n1, n0, seconds=time.perf_counter() - start)
+
+
+def run_methods(
+    df: pd.DataFrame,
+    *,
+    program: str,
+    outcome: Outcome,
+    covariates: Sequence[str] = COVARIATES,
+    methods: Sequence[str] = ("aipw", *SENSITIVITY_METHODS),
+    seed: int,
+    estimand: str = "ATT",
+    headline_method: str | None = "aipw",
+    n_bootstrap: int = 0,
+) -> list[Attempt]:
+    """Run the pre-declared estimators of one outcome; each becomes an :class:`Attempt`.
+
+    People without a measured outcome are left out (complete cases). Each method's seed
+    is derived from ``seed`` and the program, outcome and method names.
+    """
+    from analysis.causal.estimate import estimate_effect
+
+    data = complete_cases(df, outcome.name)
+    out = []
+    for method in methods:
+        kw = dict(treatment="treat", outcome=outcome.name, covariates=list(covariates),
+                  method=method, estimand=estimand,
+                  seed=int_seed(seed, "effect", program, outcome.name, method), n_jobs=1)  # fmt: skip
+        if method == "aipw":
+            # two-part / log-link models need a bootstrap under "regression": too slow
+            kw["outcome_model"] = outcome.outcome_model
+        if method in ("matching",) and n_bootstrap:
+            kw["n_bootstrap"] = n_bootstrap
+        a = attempt(program, outcome, method, estimate_effect, data, **kw)
+        out.append(_with_headline(a, method == headline_method))
+    return out
+
+
+def _with_headline(a: Attempt, headline: bool) -> Attempt:
+    return dataclasses.replace(a, headline=headline)
+
+
+def effects_table(attempts: Sequence[Attempt], min_cell_count: int = MIN_CELL_COUNT):
+    """The published effects table: one row per attempt, small group sizes suppressed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`EFFECT_COLUMNS`; ``n_treated`` / ``n_control`` from 1 to
+        ``min_cell_count - 1`` shown as ``"<10"``.
+    """
+    if not attempts:
+        raise ValueError("effects_table: no estimates to tabulate")
+    df = pd.DataFrame([a.to_row() for a in attempts], columns=EFFECT_COLUMNS)
+    return publish.suppress_small_counts(
+        df, ["n_treated", "n_control"], min_cell_count, complementary=False
+    )
+
+
+def first_result(attempts: Sequence[Attempt], method: str = "aipw", outcome: str | None = None):
+    """The first successful result of ``method`` (and ``outcome``), or ``None``."""
+    for a in attempts:
+        if a.method == method and a.result is not None:
+            if outcome is None or a.outcome.name == outcome:
+                return a.result
+    return None

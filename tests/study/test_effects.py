@@ -1,0 +1,106 @@
+"""Effect attempts: planted effects are recovered, failures become withheld rows."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.report_contract import artifact_spec
+from analysis.seeds import rng
+from analysis.study.effects import (
+    COVARIATES,
+    Outcome,
+    analysis_frame,
+    effects_table,
+    run_methods,
+)
+
+TRUE_EFFECT = 2.0
+TOLERANCE = 0.6
+"""About four standard errors of AIPW at n = 800 with unit noise."""
+Y = Outcome("y", "結果", "Outcome", "点", "points")
+
+
+def _frame(n: int, n_treated: int | None = None, seed: int = 3) -> pd.DataFrame:
+    g = rng(seed, "test", "effects")
+    df = pd.DataFrame(
+        {
+            "person_id": [f"p{i}" for i in range(n)],
+            "age_years": g.integers(40, 75, n),
+            "sex": g.choice(["F", "M"], n),
+            "bmi": g.normal(23, 3, n),
+            "sbp": g.normal(128, 15, n),
+            "hba1c": g.normal(5.7, 0.5, n),
+            "ldl": g.normal(120, 25, n),
+            "smoker": g.random(n) < 0.2,
+            "exercise_habit": g.random(n) < 0.3,
+            "walking_habit": g.random(n) < 0.5,
+            "bp_med": g.random(n) < 0.3,
+            "glucose_med": g.random(n) < 0.1,
+            "log_cost_total_prior": g.normal(11, 1, n),
+        }
+    )
+    logit = -1 + 0.03 * (df["age_years"] - 57) + 0.5 * df["exercise_habit"]
+    treat = g.random(n) < 1 / (1 + np.exp(-logit))
+    if n_treated is not None:
+        treat = np.zeros(n, bool)
+        treat[:n_treated] = True
+    df["treat"] = treat.astype(int)
+    df["y"] = 0.05 * df["age_years"] + TRUE_EFFECT * df["treat"] + g.normal(0, 1, n)
+    return df
+
+
+def test_planted_effect_recovered_by_every_method():
+    attempts = run_methods(_frame(800), program="vitality", outcome=Y, seed=1,
+                           methods=("aipw", "regression", "ipw"))  # fmt: skip
+    assert [a.method for a in attempts] == ["aipw", "regression", "ipw"]
+    for a in attempts:
+        assert a.result is not None, a.error
+        assert abs(a.result.estimate - TRUE_EFFECT) < TOLERANCE, a.method
+    assert [a.headline for a in attempts] == [True, False, False]
+
+
+def test_too_few_treated_is_a_withheld_row_not_an_exception():
+    attempts = run_methods(_frame(200, n_treated=4), program="mystar", outcome=Y, seed=1,
+                           methods=("aipw", "regression"))  # fmt: skip
+    table = effects_table(attempts)
+    assert not table["passed"].any()
+    assert (table["reason"].str.len() > 0).all()
+    assert table["n_treated"].eq("<10").all()
+    assert table["estimate"].isna().all()
+
+
+def test_effects_table_meets_the_report_contract():
+    table = effects_table(run_methods(_frame(300), program="vitality", outcome=Y, seed=2,
+                                      methods=("regression",)))  # fmt: skip
+    assert set(artifact_spec("03_effect_exercise", "effects").fields) <= set(table.columns)
+    assert table.loc[0, "outcome"] == "vitality:y"
+    assert table.loc[0, "label_ja"].endswith("結果")
+
+
+def test_people_without_outcome_are_left_out_and_input_kept():
+    df = _frame(300)
+    df.loc[:49, "y"] = np.nan
+    before = df.copy()
+    (a,) = run_methods(df, program="vitality", outcome=Y, seed=2, methods=("regression",))
+    assert a.result.n_treated + a.result.n_control == 250
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_analysis_frame_adds_treatment_and_log_cost():
+    base = pd.DataFrame({"person_id": ["a", "b"], "treated": [True, False],
+                         "cost_total_prior": [0, 99]})  # fmt: skip
+    outc = pd.DataFrame({"person_id": ["b", "a"],
+                         "next_exercise_habit": pd.array([True, pd.NA], dtype="boolean")})  # fmt: skip
+    cohort = SimpleNamespace(baseline=base, outcomes=outc, spec=SimpleNamespace(spec_id="t"))
+    df = analysis_frame(cohort, ["next_exercise_habit"])
+    assert df["treat"].tolist() == [1, 0]
+    assert df["log_cost_total_prior"].tolist() == pytest.approx([0.0, np.log(100)])
+    assert np.isnan(df["next_exercise_habit"][0]) and df["next_exercise_habit"][1] == 1.0
+    with pytest.raises(ValueError, match="nope"):
+        analysis_frame(cohort, ["nope"])
+
+
+def test_covariates_are_declared_once():
+    assert len(set(COVARIATES)) == len(COVARIATES)

@@ -1,0 +1,132 @@
+"""Known answers of the step glue: checkup population, Table 1, letter test, offers."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.errors import UserError
+from analysis.study import cohort_step, exercise, targeting
+
+
+def _enrollment():
+    ts = pd.to_datetime
+    return pd.DataFrame(
+        {
+            "person_id": ["a", "b", "c", "d", "e"],
+            "sex": ["F", "M", "F", "M", "F"],
+            # ages on 2024-03-31: 60, 39, 74, 70, 50
+            "birth_date": ts(["1963-06-01", "1984-06-01", "1949-04-01", "1953-06-01",
+                              "1973-06-01"]),
+            "enroll_start": ts(["2010-01-01"] * 4 + ["2023-06-01"]),
+            "enroll_end": ts([None, None, None, "2023-12-31", None]),
+            "death_date": ts([None] * 5),
+        }
+    )  # fmt: skip
+
+
+def test_checkup_population_known_answer():
+    checkups = pd.DataFrame({"person_id": ["a", "b", "c", "d", "e"],
+                             "fiscal_year": [2023, 2023, 2022, 2023, 2023]})  # fmt: skip
+    pop = cohort_step.checkup_population(_enrollment(), checkups, 2023).set_index("person_id")
+    # b is 39, d leaves during the year, e joins during the year
+    assert pop["eligible"].to_dict() == {"a": True, "b": False, "c": True, "d": False,
+                                         "e": False}  # fmt: skip
+    assert pop["examined"].sum() == 1  # only a: c's checkup was in FY2022
+    kn = cohort_step.key_numbers(pop.reset_index(), 2023)
+    assert (kn["n_enrolled"], kn["n_eligible"], kn["n_examined"]) == (5, 2, 1)
+    assert (kn["period_start"], kn["period_end"]) == ("2023-04-01", "2024-03-31")
+
+
+def test_checkup_population_names_missing_column():
+    with pytest.raises(ValueError, match="death_date"):
+        cohort_step.checkup_population(_enrollment().drop(columns="death_date"),
+                                       pd.DataFrame(columns=["person_id", "fiscal_year"]), 2023)  # fmt: skip
+
+
+def _cohort(n1, n0, seed=0):
+    g = np.random.default_rng(seed)
+    n = n1 + n0
+    b = pd.DataFrame({c: g.normal(size=n) for c in ("age_years", "bmi", "sbp", "hba1c", "ldl")})
+    for c in ("smoker", "exercise_habit", "walking_habit", "bp_med", "glucose_med", "cm_diabetes"):
+        b[c] = g.random(n) < 0.3
+    b["sex"] = ["F"] * n1 + ["M"] * n0
+    b["cost_total_prior"] = 1000
+    b["treated"] = [True] * n1 + [False] * n0
+    return SimpleNamespace(baseline=b)
+
+
+def test_table1_counts_and_smd():
+    t1 = cohort_step.table1({"vitality": _cohort(30, 70)})
+    first = t1.iloc[0]
+    assert (first["participants"], first["comparison"]) == ("30", "70")
+    women = t1[t1["variable_en"].str.endswith("Women")].iloc[0]
+    assert women["participants"] == "30 (100.0%)" and women["comparison"] == "0 (0.0%)"
+    assert np.isnan(women["smd"])  # both groups constant and different: undefined
+    cost = t1[t1["variable_en"].str.contains("cost")].iloc[0]
+    assert cost["smd"] == 0.0 and cost["participants"] == "1.0 (0.0)"
+    assert np.isnan(first["smd"])
+    with pytest.raises(ValueError, match="vitality"):
+        cohort_step.table1({})
+
+
+def _offers():
+    n = 400
+    pid = [f"p{i}" for i in range(n)]
+    offers = pd.DataFrame({"person_id": pid, "fiscal_year": 2023, "program": "vitality",
+                           "letter_variant": ["plain"] * 200 + ["nudge"] * 200})  # fmt: skip
+    joined = pid[:20] + pid[200:260]  # plain 10%, nudge 30%
+    enr = pd.DataFrame({"person_id": joined, "fiscal_year": 2023, "program": "vitality",
+                        "completed": [True] * len(joined), "start_date": pd.Timestamp("2023-06-01")})  # fmt: skip
+    return offers, enr
+
+
+def test_letter_experiment_known_difference():
+    offers, enr = _offers()
+    t = exercise.letter_experiment(offers, enr, 2023).set_index("variant")
+    assert t.loc["nudge", "uptake_pct"] == pytest.approx(30.0)
+    assert t.loc["nudge", "diff_pct"] == pytest.approx(20.0)
+    se = 100 * np.sqrt(0.1 * 0.9 / 200 + 0.3 * 0.7 / 200)
+    assert t.loc["nudge", "ci_low"] == pytest.approx(20.0 - 1.959964 * se, abs=1e-4)
+    assert np.isnan(t.loc["plain", "diff_pct"])
+
+
+def test_participation_and_participant_counts():
+    offers, enr = _offers()
+    p = exercise.participation(offers, enr, 2023).set_index("program")
+    assert p.loc["vitality", "n_enrolled"] == "80"
+    assert p.loc["vitality", "uptake_pct"] == pytest.approx(20.0)
+    assert exercise.participant_counts(offers, enr, 2023) == {"vitality": 80, "mystar": 0}
+
+
+def test_recommendation_follows_the_targeting_comparison():
+    sub = pd.DataFrame({"subgroup_ja": ["a", "b"], "subgroup_en": ["A", "B"],
+                        "estimate": [0.1, 0.3], "passed": [True, True]})  # fmt: skip
+    better = pd.DataFrame({"rule": ["cate_minus_risk"], "ci_low": [1.0]})
+    unclear = pd.DataFrame({"rule": ["cate_minus_risk"], "ci_low": [-1.0]})
+    rule = targeting.OfferRule
+    assert "recommend it" in targeting.recommendation(rule(better, None, 10), sub)["text_en"]
+    text = targeting.recommendation(rule(unclear, None, 10), sub)
+    assert "keeping the risk-tier" in text["text_en"] and "B" in text["text_en"]
+    assert "リスク区分" in text["text_ja"]
+    failed = targeting.recommendation(rule(None, None, 10, "too few treated"), sub)
+    assert "too few treated" in failed["text_en"]
+
+
+def test_risk_model_years_need_earlier_data():
+    from analysis.study.risk_step import model_years
+
+    class Con:  # claims from April 2022 only
+        pass
+
+    import analysis.cohort.engine as engine
+
+    real = engine.claim_month_range
+    engine.claim_month_range = lambda con: (pd.Timestamp("2022-04-01").date(),
+                                            pd.Timestamp("2025-03-01").date())  # fmt: skip
+    try:
+        with pytest.raises(UserError, match="too few earlier years"):
+            model_years(2023, Con())
+    finally:
+        engine.claim_month_range = real
