@@ -312,11 +312,11 @@ def suppress_attrition(
         if col not in df.columns:
             raise ValueError(f"suppress_attrition: column {col!r} not in the table")
     mark = small_count_mark(min_cell_count)
-    rem, _ = _parse_counts(df, [remaining], mark)
-    exc, _ = _parse_counts(df, [excluded], mark)
+    rem, pre_rem = _parse_counts(df, [remaining], mark)
+    exc, pre_exc = _parse_counts(df, [excluded], mark)
     rem, exc = rem[:, 0], exc[:, 0]
-    hide_rem = np.zeros(len(df), dtype=bool)
-    hide_exc = np.zeros(len(df), dtype=bool)
+    hide_rem = pre_rem[:, 0].copy()  # cells already hidden stay hidden (idempotent)
+    hide_exc = pre_exc[:, 0].copy()
     k = 0
     while k < len(df):
         if not 0 < exc[k] < min_cell_count:
@@ -333,10 +333,19 @@ def suppress_attrition(
         k += 1
     out = df.copy()
     out[remaining] = [
-        COMPLEMENT_MARK if hide_rem[i] else f"{int(rem[i]):,}" for i in range(len(df))
+        (str(df[remaining].iloc[i]).strip() if pre_rem[i, 0] else COMPLEMENT_MARK)
+        if hide_rem[i]
+        else f"{int(rem[i]):,}"
+        for i in range(len(df))
     ]
     out[excluded] = [
-        (mark if 0 < exc[i] < min_cell_count else COMPLEMENT_MARK)
+        (
+            str(df[excluded].iloc[i]).strip()
+            if pre_exc[i, 0]
+            else mark
+            if 0 < exc[i] < min_cell_count
+            else COMPLEMENT_MARK
+        )
         if hide_exc[i]
         else f"{int(exc[i]):,}"
         for i in range(len(df))

@@ -66,8 +66,6 @@ def test_published_tables_have_no_ids_and_no_small_counts(run_dir):
             continue
         df = art.load_table(run_dir, a.step, a.name)
         assert "person_id" not in df.columns, a.key
-        if a.key == "01_cohort/attrition":
-            continue  # the report suppresses the attrition chain itself
         for col in a.counts:
             assert not any(_small(v) for v in df[col]), f"{a.key}.{col}"
 

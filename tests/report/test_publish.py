@@ -173,6 +173,11 @@ def test_attrition_chain_hides_small_steps_until_undecidable():
     assert out["n_remaining"].tolist() == ["1,000", "x", "895", "855"]
 
 
+def test_attrition_suppression_is_idempotent():
+    once = suppress_attrition(_attrition([0, 5, 100, 40, 3]))
+    pd.testing.assert_frame_equal(suppress_attrition(once), once)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(0, 30), min_size=2, max_size=7))
 def test_attrition_small_exclusions_never_recoverable(tail):

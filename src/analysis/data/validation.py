@@ -382,7 +382,10 @@ def _connect(ds: Dataset):
     import duckdb
 
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:  # inside a Jupyter kernel duckdb ties this setting to ipywidgets
+        pass
     con.execute(MACROS)
     for name in ds.tables:
         p = str(ds.path / f"{name}.parquet").replace("'", "''")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import publish
 from analysis.errors import UserError
 from analysis.risk.tiers import age_band
 from analysis.study.disclosure import suppress
@@ -103,8 +104,8 @@ def attrition_table(cohort) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``step``, ``label_ja``, ``label_en``, ``n_remaining``, ``n_excluded``, with the
-        counts as whole numbers. The report suppresses them along the chain
-        (``publish.suppress_attrition``, which does not accept already-suppressed input).
+        counts suppressed along the chain (``publish.suppress_attrition``) so the saved
+        table is fit to publish.
     """
     a = cohort.attrition.to_frame()
     df = pd.DataFrame(
@@ -116,7 +117,7 @@ def attrition_table(cohort) -> pd.DataFrame:
             "n_excluded": a["excluded"],
         }
     )
-    return df
+    return publish.suppress_attrition(df)
 
 
 def fiscal_year_bounds(fiscal_year: int) -> tuple[dt.date, dt.date]:
