@@ -1,0 +1,132 @@
+"""The ``baseline`` table: one row per person, everything known before the index date.
+
+Demographics, household, the fiscal year's offer and participation, the latest checkup
+before the index date, comorbidity flags from ICD-10 codes in the look-back months,
+prior costs and utilisation, prior program participation and the MHLW stratification
+(特定保健指導の階層化) of the baseline checkup.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import ibis
+import pandas as pd
+
+from analysis.cohort.codes import COMORBIDITIES
+from analysis.cohort.engine import source
+from analysis.cohort.expr import left_join_all
+from analysis.cohort.panel import COST_COLUMNS
+from analysis.cohort.spec import CohortSpec
+from analysis.data.contract import CHECKUPS, PROGRAMS
+
+CHECKUP_VALUES = tuple(
+    c.name for c in CHECKUPS.columns if c.name not in ("person_id", "exam_date", "fiscal_year")
+)
+"""Lab values, questionnaire answers and medication flags carried from a checkup."""
+
+PERSON_COLUMNS = (
+    "person_id", "household_id", "sex", "age_years", "index_date", "index_source",
+    "treated", "program", "program_start", "program_end", "completed", "sessions",
+    "offered", "offer_program", "risk_tier", "risk_score", "offer_date", "letter_variant",
+    "prior_participation",
+)  # fmt: skip
+STRATIFICATION_COLUMNS = ("mhlw_level", "mhlw_level_ja", "mhlw_n_risks", "mhlw_reasons")
+
+
+def prior_use(panel):
+    """Costs and utilisation summed over the look-back months of the panel, and the
+    comorbidity flags ``cm_<group>`` (a diagnosis of the group in any look-back month)."""
+    has_inp = panel.inpatient_claims > 0
+    prev = has_inp.lag().over(group_by="person_id", order_by="rel_month")
+    p = panel.mutate(_adm=(has_inp & ~prev.fill_null(False)).cast("int64"))
+    p = p.filter(p.rel_month < 0)
+    aggs = {f"cm_{k}": p[f"dx_{k}"].max() for k in COMORBIDITIES}
+    aggs.update({f"{c}_prior": p[c].sum() for c in COST_COLUMNS})
+    aggs["inpatient_days_prior"] = p.inpatient_days.sum()
+    aggs["outpatient_days_prior"] = p.outpatient_days.sum()
+    aggs["admissions_prior"] = p._adm.sum()
+    aggs["observed_months_prior"] = p.observed.cast("int64").sum()
+    return p.group_by("person_id").aggregate(**aggs)
+
+
+def prior_programs(con, spec: CohortSpec):
+    """``prior_<program>`` = 1 when the person took part in it in an earlier fiscal year."""
+    pe = source(con, "program_enrollments")
+    pe = pe.filter(pe.fiscal_year < spec.fiscal_year)
+    aggs = {f"prior_{p}": ibis.ifelse(pe.program == p, 1, 0).max() for p in PROGRAMS}
+    return pe.group_by("person_id").aggregate(**aggs)
+
+
+def baseline_expr(con, cohort, panel, spec: CohortSpec):
+    """The baseline table as an Ibis expression (before the pandas finishing steps)."""
+    ck = con.table("checkups").join(cohort.select("person_id", "baseline_exam_date"), "person_id")
+    ck = ck.filter(ck.exam_date == ck.baseline_exam_date)
+    ck = ck.select(
+        "person_id", checkup_date=ck.exam_date, checkup_fiscal_year=ck.fiscal_year,
+        **{c: ck[c] for c in CHECKUP_VALUES},
+    )  # fmt: skip
+    t = cohort.select(*PERSON_COLUMNS, "birth_date")
+    rights = (ck, prior_use(panel), prior_programs(con, spec))
+    return left_join_all(t, rights)
+
+
+def finish_baseline(df: pd.DataFrame) -> pd.DataFrame:
+    """Pandas finishing: flags to bool, age band, age at checkup, MHLW stratification."""
+    out = df.copy()
+    for c in [c for c in out.columns if c.startswith(("cm_", "prior_"))]:
+        out[c] = out[c].fillna(0).astype(bool)
+    for c in ("treated", "offered"):
+        out[c] = out[c].astype(bool)
+    lo = (out["age_years"] // 5) * 5
+    out["age_band"] = lo.astype(str) + "-" + (lo + 4).astype(str)
+    birth = pd.to_datetime(out.pop("birth_date"))
+    exam = pd.to_datetime(out["checkup_date"])
+    before = (exam.dt.month * 100 + exam.dt.day) < (birth.dt.month * 100 + birth.dt.day)
+    age_exam = exam.dt.year - birth.dt.year - before.astype("int64")
+    out["checkup_age_years"] = age_exam.astype("Int64")
+    strat = stratification(out.rename(columns={"checkup_age_years": "age"}))
+    out = pd.concat([out, strat], axis=1)
+    first = ["person_id", "household_id", "sex", "age_years", "age_band"]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
+def stratification(frame: pd.DataFrame) -> pd.DataFrame:
+    """MHLW stratification of the baseline checkup via ``analysis.risk.stratify``.
+
+    People without a baseline checkup get missing values. HOOK: when
+    ``analysis.risk.stratify`` is not importable the four columns stay empty and a
+    warning says so.
+    """
+    empty = pd.DataFrame(
+        {
+            "mhlw_level": pd.Series(pd.NA, index=frame.index, dtype="string"),
+            "mhlw_level_ja": pd.Series(pd.NA, index=frame.index, dtype="string"),
+            "mhlw_n_risks": pd.Series(pd.NA, index=frame.index, dtype="Int64"),
+            "mhlw_reasons": pd.Series(pd.NA, index=frame.index, dtype="string"),
+        }
+    )
+    try:
+        from analysis.risk.rules import stratify
+    except ImportError:
+        warnings.warn(
+            "analysis.risk.stratify is not available: MHLW stratification columns left empty",
+            stacklevel=2,
+        )
+        return empty
+    has = frame["checkup_date"].notna()
+    if not has.any():
+        return empty
+    cols = ["sex", "age", *CHECKUP_VALUES]
+    res = stratify(frame.loc[has, cols])
+    empty.loc[has, "mhlw_level"] = res["level"].astype("string")
+    empty.loc[has, "mhlw_level_ja"] = res["level_ja"].astype("string")
+    empty.loc[has, "mhlw_n_risks"] = res["n_risks"].astype("Int64")
+    empty.loc[has, "mhlw_reasons"] = res["reasons"].map(_reasons_text).astype("string")
+    return empty
+
+
+def _reasons_text(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ";".join(map(str, value))
+    return "" if value is None else str(value)

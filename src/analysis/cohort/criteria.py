@@ -1,0 +1,313 @@
+"""Inclusion and exclusion criteria, each a named function ``Ibis table -> Ibis table``.
+
+``annotate`` first adds to the start population every column the criteria read
+(enrollment island around the index date, age, baseline checkup date, dialysis and
+participation history); each criterion is then a plain filter, so that
+``build_cohort`` can count the people remaining after every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ibis
+
+from analysis.cohort.codes import DIALYSIS_ICD10, DIALYSIS_LABEL, DIALYSIS_PROCEDURE_CODES, matches
+from analysis.cohort.engine import source
+from analysis.cohort.expr import FAR_FUTURE, age_years, first_row, left_join_all, month_ord
+from analysis.cohort.spec import CohortSpec
+
+_FAR = ibis.date(FAR_FUTURE.year, FAR_FUTURE.month, FAR_FUTURE.day)
+
+
+# ---- derived tables -----------------------------------------------------------------
+def enrollment_islands(enrollment):
+    """Merge enrollment spells into continuous islands.
+
+    Spells that overlap or touch (the next starts the day after the previous ends) form
+    one island. An open spell (``enroll_end`` null) ends on ``FAR_FUTURE``.
+
+    Returns
+    -------
+    ibis.Table
+        ``person_id, island_start, island_end``.
+    """
+    t = enrollment.select("person_id", "enroll_start", end=enrollment.enroll_end.fill_null(_FAR))
+    order = ["enroll_start", "end"]
+    running = ibis.window(group_by="person_id", order_by=order, preceding=None, following=0)
+    t = t.mutate(reach=t.end.max().over(running))
+    t = t.mutate(prev_reach=t.reach.lag().over(group_by="person_id", order_by=order))
+    gap = t.prev_reach.isnull() | (t.enroll_start > t.prev_reach + ibis.interval(days=1))
+    t = t.mutate(new_island=gap.cast("int64"))
+    t = t.mutate(island=t.new_island.cumsum().over(group_by="person_id", order_by=order))
+    return t.group_by(["person_id", "island"]).aggregate(
+        island_start=t.enroll_start.min(), island_end=t.end.max()
+    )
+
+
+def dialysis_claims(con):
+    """Claims that mark dialysis: a dialysis procedure, or a dialysis diagnosis.
+
+    Returns
+    -------
+    ibis.Table
+        Distinct ``person_id, service_month``.
+    """
+    claims = con.table("claims")
+    diag = con.table("claim_diagnoses")
+    proc = source(con, "claim_procedures")
+    by_diag = diag.filter(matches(diag.icd10, DIALYSIS_ICD10)).select("claim_id")
+    by_proc = proc.filter(
+        proc.code.isin(DIALYSIS_PROCEDURE_CODES) | (proc.label.lower() == DIALYSIS_LABEL)
+    ).select("claim_id")
+    ids = by_diag.union(by_proc, distinct=True)
+    marked = claims.semi_join(ids, "claim_id")
+    return marked.select("person_id", "service_month").distinct()
+
+
+def annotate(con, persons, spec: CohortSpec):
+    """Add the columns the criteria read to the start population.
+
+    Added columns: ``sex, birth_date, household_id`` (from the spell around the index
+    date, else the latest spell starting before it), ``death_date``, ``island_start,
+    island_end`` (the continuous-enrollment island containing the index date; null
+    when not enrolled on it; ``FAR_FUTURE`` when open), ``age_years`` (at index),
+    ``baseline_exam_date`` (latest checkup in the baseline window, strictly before the
+    index date), ``dialysis_before_index`` and ``prior_participation``.
+    """
+    idx = persons.select("person_id", "index_date")
+    enrollment = con.table("enrollment").semi_join(idx, "person_id")
+
+    spells = enrollment.join(idx, "person_id")
+    end = spells.enroll_end.fill_null(_FAR)
+    covers = (spells.enroll_start <= spells.index_date) & (end >= spells.index_date)
+    started = spells.enroll_start <= spells.index_date
+    spells = spells.mutate(_covers=(~covers).cast("int8"), _started=(~started).cast("int8"))
+    demo = first_row(
+        spells, "person_id", [spells._covers, spells._started, ibis.desc(spells.enroll_start)]
+    ).select("person_id", "sex", "birth_date", "household_id")
+    deaths = enrollment.group_by("person_id").aggregate(death_date=enrollment.death_date.max())
+
+    isl = enrollment_islands(enrollment).join(idx, "person_id")
+    isl = isl.filter((isl.island_start <= isl.index_date) & (isl.island_end >= isl.index_date))
+    isl = isl.select("person_id", "island_start", "island_end")
+
+    ck = con.table("checkups").join(idx, "person_id")
+    lo = ck.index_date - ibis.interval(days=spec.baseline_checkup_days)
+    ck = ck.filter((ck.exam_date < ck.index_date) & (ck.exam_date >= lo))
+    ck = first_row(ck, "person_id", [ibis.desc(ck.exam_date), ibis.desc(ck.fiscal_year)])
+    ck = ck.select("person_id", baseline_exam_date=ck.exam_date)
+
+    dia = dialysis_claims(con).join(idx, "person_id")
+    dia = dia.filter(month_ord(dia.service_month) < month_ord(dia.index_date))
+    dia = dia.select("person_id").distinct().mutate(dialysis_before_index=ibis.literal(True))
+
+    prior = source(con, "program_enrollments")
+    prior = prior.filter(prior.fiscal_year < spec.fiscal_year).select("person_id").distinct()
+    prior = prior.mutate(prior_participation=ibis.literal(True))
+
+    t = left_join_all(persons, (demo, deaths, isl, ck, dia, prior))
+    return t.mutate(
+        age_years=age_years(t.birth_date, t.index_date),
+        dialysis_before_index=t.dialysis_before_index.fill_null(False),
+        prior_participation=t.prior_participation.fill_null(False),
+    )
+
+
+# ---- criteria ------------------------------------------------------------------------
+# Each criterion is a boolean condition on the annotated table; the public functions
+# below apply it as a filter. ``build_cohort`` counts all steps in one query from the
+# conditions, so that an engine with a high cost per query (Spark) runs few of them.
+
+
+def _in_offered_tiers(t, spec: CohortSpec):
+    return t.risk_tier.isin(list(spec.offered_tiers or ()))
+
+
+def _alive_at_index(t, spec: CohortSpec):
+    return t.death_date.isnull() | (t.death_date >= t.index_date)
+
+
+def _enrolled_at_index(t, spec: CohortSpec):
+    return t.island_start.notnull()
+
+
+def _age_in_range(t, spec: CohortSpec):
+    return t.age_years.between(spec.age_min_years, spec.age_max_years)
+
+
+def _continuous_enrollment_before(t, spec: CohortSpec):
+    return t.island_start <= t.index_date - ibis.interval(days=spec.washout_days)
+
+
+def _continuous_enrollment_after(t, spec: CohortSpec):
+    return t.island_end >= t.index_date + ibis.interval(days=spec.min_followup_days)
+
+
+def _has_baseline_checkup(t, spec: CohortSpec):
+    return t.baseline_exam_date.notnull()
+
+
+def _no_dialysis_before_index(t, spec: CohortSpec):
+    return ~t.dialysis_before_index
+
+
+def _no_prior_participation(t, spec: CohortSpec):
+    return ~t.prior_participation
+
+
+def in_offered_tiers(t, spec: CohortSpec):
+    """Keep offers whose risk tier is in ``spec.offered_tiers``."""
+    return t.filter(_in_offered_tiers(t, spec))
+
+
+def alive_at_index(t, spec: CohortSpec):
+    """Exclude people who died before the index date (death on the index date stays)."""
+    return t.filter(_alive_at_index(t, spec))
+
+
+def enrolled_at_index(t, spec: CohortSpec):
+    """Keep people with an NHI enrollment spell covering the index date."""
+    return t.filter(_enrolled_at_index(t, spec))
+
+
+def age_in_range(t, spec: CohortSpec):
+    """Keep ages ``age_min_years``..``age_max_years`` (inclusive) at the index date."""
+    return t.filter(_age_in_range(t, spec))
+
+
+def continuous_enrollment_before(t, spec: CohortSpec):
+    """Keep people enrolled without a gap from ``index - washout_days`` to the index date."""
+    return t.filter(_continuous_enrollment_before(t, spec))
+
+
+def continuous_enrollment_after(t, spec: CohortSpec):
+    """Keep people enrolled without a gap from the index date to ``index + min_followup_days``."""
+    return t.filter(_continuous_enrollment_after(t, spec))
+
+
+def has_baseline_checkup(t, spec: CohortSpec):
+    """Keep people with a checkup in ``[index - baseline_checkup_days, index)``."""
+    return t.filter(_has_baseline_checkup(t, spec))
+
+
+def no_dialysis_before_index(t, spec: CohortSpec):
+    """Exclude people with a dialysis claim in any month before the index month."""
+    return t.filter(_no_dialysis_before_index(t, spec))
+
+
+def no_prior_participation(t, spec: CohortSpec):
+    """Exclude people who took part in a program in an earlier fiscal year."""
+    return t.filter(_no_prior_participation(t, spec))
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One attrition step: a name, Japanese and English labels, and the filter."""
+
+    name: str
+    ja: str
+    en: str
+    apply: Callable
+
+    def condition(self, t, spec: CohortSpec):
+        """The boolean Ibis expression the filter keeps."""
+        return _CONDITIONS[self.apply](t, spec)
+
+
+def criteria(spec: CohortSpec) -> list[Criterion]:
+    """The criteria a spec switches on, in the order they are applied."""
+    s = spec
+    out: list[Criterion] = []
+    if s.comparator == "offered" and s.offered_tiers is not None:
+        tiers = ", ".join(s.offered_tiers)
+        out.append(
+            Criterion(
+                "in_offered_tiers", f"リスク区分 {tiers}", f"Risk tier {tiers}", in_offered_tiers
+            )
+        )
+    if s.exclude_death_before_index:
+        out.append(
+            Criterion(
+                "alive_at_index",
+                "基準日前の死亡を除外",
+                "Excluded: died before index",
+                alive_at_index,
+            )
+        )
+    out.append(
+        Criterion(
+            "enrolled_at_index",
+            "基準日に国保加入",
+            "Enrolled in NHI on index date",
+            enrolled_at_index,
+        )
+    )
+    out.append(
+        Criterion(
+            "age_in_range",
+            f"基準日の年齢 {s.age_min_years}–{s.age_max_years}歳",
+            f"Age {s.age_min_years}-{s.age_max_years} at index",
+            age_in_range,
+        )
+    )
+    if s.washout_days > 0:
+        out.append(
+            Criterion(
+                "continuous_enrollment_before",
+                f"基準日前 {s.washout_days}日間 継続加入",
+                f"Continuously enrolled {s.washout_days} days before index",
+                continuous_enrollment_before,
+            )
+        )
+    if s.min_followup_days > 0:
+        out.append(
+            Criterion(
+                "continuous_enrollment_after",
+                f"基準日後 {s.min_followup_days}日間 継続加入",
+                f"Continuously enrolled {s.min_followup_days} days after index",
+                continuous_enrollment_after,
+            )
+        )
+    if s.require_baseline_checkup:
+        out.append(
+            Criterion(
+                "has_baseline_checkup",
+                f"基準日前 {s.baseline_checkup_days}日以内に健診受診",
+                f"Checkup within {s.baseline_checkup_days} days before index",
+                has_baseline_checkup,
+            )
+        )
+    if s.exclude_dialysis_before_index:
+        out.append(
+            Criterion(
+                "no_dialysis_before_index",
+                "基準日前の透析を除外",
+                "Excluded: dialysis before index",
+                no_dialysis_before_index,
+            )
+        )
+    if s.exclude_prior_participants:
+        out.append(
+            Criterion(
+                "no_prior_participation",
+                "過年度の事業参加者を除外",
+                "Excluded: took part in an earlier year",
+                no_prior_participation,
+            )
+        )
+    return out
+
+
+_CONDITIONS = {
+    in_offered_tiers: _in_offered_tiers,
+    alive_at_index: _alive_at_index,
+    enrolled_at_index: _enrolled_at_index,
+    age_in_range: _age_in_range,
+    continuous_enrollment_before: _continuous_enrollment_before,
+    continuous_enrollment_after: _continuous_enrollment_after,
+    has_baseline_checkup: _has_baseline_checkup,
+    no_dialysis_before_index: _no_dialysis_before_index,
+    no_prior_participation: _no_prior_participation,
+}
