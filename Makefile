@@ -16,7 +16,8 @@ export MKL_NUM_THREADS ?= 1
 
 $(STAMP): uv.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	test -x $(BIN)/uv || { $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null; \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; }
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet
 	touch $@
 
@@ -25,6 +26,9 @@ env: $(STAMP) ## create or update .venv from the lock file
 report: $(STAMP) ## the main job: synthetic city (first time) -> validate -> FY run -> report
 	test -f $(DATA)/dataset.json || $(BIN)/mvm-eval simulate --out $(DATA)
 	$(BIN)/mvm-eval validate $(DATA)
+	run_dir=$$($(BIN)/mvm-eval run --data $(DATA) --fiscal-year $(YEAR) --lang $(LANG_) | tail -n 1) && \
+	$(BIN)/mvm-eval report "$$run_dir" && \
+	echo "report written to $$run_dir/report/ (verify with: $(BIN)/mvm-eval verify $$run_dir)"
 
 test: $(STAMP) ## the whole test suite
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

@@ -133,6 +133,9 @@ def test_spells_do_not_overlap_and_exit_reasons_are_consistent(small_dataset):
     assert (en["enroll_end"].isna() == en["exit_reason"].isna()).all()
     d = en[en["exit_reason"] == "death"]
     assert (d["enroll_end"] == d["death_date"]).all()
+    # Deaths after leaving NHI are unknown to the insurer: a death date only on the spell
+    # the death ends.
+    assert (en["death_date"].notna() == (en["exit_reason"] == "death")).all()
     a = en[en["exit_reason"] == "age75"]
     age_end = (a["enroll_end"] + pd.Timedelta(days=1) - a["birth_date"]).dt.days / 365.25
     assert np.allclose(age_end, 75, atol=0.01)

@@ -90,3 +90,33 @@ def test_severe_events_raise_the_death_rate(small_dataset, claims):
     rate_event = len(dead & event_people) / len(event_people)
     rate_other = len(dead - event_people) / len(everyone - event_people)
     assert rate_event > 3 * rate_other
+
+
+def test_some_enrollees_have_no_claim_and_about_half_see_a_dentist(small_dataset):
+    from analysis.data.synthetic.calibration import _care_use, person_years
+
+    use = _care_use(small_dataset, person_years(small_dataset))
+    adults = use[use["age"].between(40, 74)]
+    assert len(adults) > 2_000
+    # Real 市町村国保 40-74: about 10-15% without any claim in a year, dental about half.
+    assert 0.06 < adults["no_claim"].mean() < 0.20
+    assert 0.38 < adults["dental"].mean() < 0.62
+    young_men = adults[(adults["sex"] == "M") & (adults["age"] < 55)]
+    old = adults[adults["age"] >= 65]
+    assert young_men["no_claim"].mean() > old["no_claim"].mean() + 0.03
+
+
+def test_admission_diagnoses_are_plausible(claims):
+    _, dx, _ = claims
+    inp = dx[(dx["setting"] == "inpatient") & dx["primary"]]
+    top5 = inp["icd10"].value_counts().index[:5]
+    assert not any(c.startswith("F41") for c in top5), list(top5)
+    # Neoplasms: about a fifth of the inpatient claims of 40-74 (Patient Survey: 15-30%).
+    cancer = inp["icd10"].str.startswith("C").mean()
+    assert 0.10 < cancer < 0.35, cancer
+    # Anxiety is treated as an outpatient (long stays: see test_chunk.py).
+    assert (inp["icd10"].str.startswith("F41")).mean() < 0.01
+    # No single non-psychiatric reason dominates, and short-stay cataract surgery is common.
+    other = inp[~inp["icd10"].str.startswith("F")]["icd10"].value_counts(normalize=True)
+    assert other.iloc[0] < 0.25
+    assert "H251" in other.index[:5]

@@ -76,7 +76,7 @@ def test_activity_only_for_vitality_participants_on_mondays(small_dataset):
 
 def test_event_attendees_are_enrolled_on_the_day(small_dataset):
     ev = small_dataset.events.assign(date=lambda d: _d(d["date"]))
-    assert (ev["date"].dt.dayofweek == 5).all()
+    assert (ev["date"].dt.dayofweek == 5).all()  # a small town: Saturdays
     assert ev["date"].dt.to_period("M").is_unique
     at = small_dataset.event_attendance.merge(ev, on="event_id")
     en = small_dataset.enrollment
@@ -86,6 +86,50 @@ def test_event_attendees_are_enrolled_on_the_day(small_dataset):
     )
     assert inside.groupby([j["event_id"], j["person_id"]]).any().all()
     assert not small_dataset.event_attendance.duplicated().any()
+
+
+def test_pilot_letters_follow_the_november_2021_agreement(small_dataset):
+    o = small_dataset.program_offers.assign(offer_date=lambda d: _d(d["offer_date"]))
+    fy = o["offer_date"].dt.year - (o["offer_date"].dt.month < 4)
+    assert (fy == o["fiscal_year"]).all()
+    first = o[o["fiscal_year"] == 2021]
+    assert len(first) > 0 and (first["offer_date"] > pd.Timestamp("2021-11-10")).all()
+    e = small_dataset.program_enrollments.merge(
+        o[["person_id", "fiscal_year", "offer_date"]], on=["person_id", "fiscal_year"]
+    )
+    assert (_d(e["start_date"]) > e["offer_date"]).all()
+
+
+def test_events_scale_with_the_city_on_a_monthly_schedule(small_dataset):
+    from analysis.data.synthetic.city import _events, events_per_year
+
+    # The small town (6,000 residents) holds fewer events than a city of 70,000 ...
+    ev = small_dataset.events.assign(date=lambda d: _d(d["date"]))
+    program_years = 4  # FY2021-2024
+    assert len(ev) == program_years * events_per_year(6_000) < program_years * 12
+    # ... and a prefecture many, several a month on weekends, every month.
+    big = _events(1, 2021, 2024, 3_000_000)
+    dates = pd.Series(pd.to_datetime(big["day"], unit="D"))
+    assert len(dates) == program_years * events_per_year(3_000_000) > 2_000
+    assert dates.dt.dayofweek.isin([5, 6]).all()
+    per_month = dates.dt.to_period("M").value_counts()
+    assert len(per_month) == program_years * 12
+    assert per_month.max() - per_month.min() <= 1
+    # Attendances per adult enrollee-year do not depend on the number of events: about
+    # 0.038 in a city of 70,000 with 12 events a year (and in one of 300,000 with 51);
+    # unscaled, the small town's 4 events a year would give a third of that.
+    en = small_dataset.enrollment.assign(
+        birth_date=lambda d: _d(d["birth_date"]),
+        enroll_start=lambda d: _d(d["enroll_start"]),
+        enroll_end=lambda d: _d(d["enroll_end"]).fillna(pd.Timestamp("2100-01-01")),
+    )
+    adult_years = 0
+    for fy in range(2021, 2025):
+        mid = pd.Timestamp(f"{fy}-10-01")
+        on = (en["enroll_start"] <= mid) & (en["enroll_end"] >= mid)
+        adult_years += int((on & (fy - en["birth_date"].dt.year >= 18)).sum())
+    rate = len(small_dataset.event_attendance) / adult_years
+    assert 0.025 < rate < 0.055, rate
 
 
 def test_uptake_multiplier_scales_participation(tmp_path):

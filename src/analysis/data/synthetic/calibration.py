@@ -123,6 +123,12 @@ TARGETS: tuple[Target, ...] = (
         Target("cost_per_capita", "all", b, v, 0.3 * v, "S31 医療給付実態調査")
         for b, v in zip(AGE_BANDS_5, _COST, strict=True)
     ),
+    # Care use per person-year (enrolled the whole fiscal year, ages 40-74). No exact
+    # published source for 市町村国保 40-74: [E] estimates from the NDB / 医療給付実態調査
+    # receipt counts per enrollee: about 10-15% have no claim in a year (more among
+    # younger men), and dental care reaches about 45-55% of person-years.
+    Target("no_claim_share", "all", (40, 74), 12.5, 4.5, "[E] NDB/S31 receipt counts"),
+    Target("dental_use_share", "all", (40, 74), 50.0, 7.0, "[E] NDB/S31 dental receipts"),
     # Spending concentration (S38: NHI top 10% > 60%; the issue asks about half).
     Target("top10_cost_share", "all", (0, 74), 55.0, 10.0, "S38 Ibuka et al. / issue 2"),
     # Dialysis patient-year cost (S46, S47: about 4.8-5 M yen) in 10k yen.
@@ -217,6 +223,7 @@ def compare(ds) -> pd.DataFrame:
     ck["uprot_ge_1plus"] = ck["urine_protein"] >= 2
     ck["uprot_pm"] = ck["urine_protein"] == 1
     py = person_years(ds)
+    use = None
     rows = []
     for tg in TARGETS:
         if tg.stat.endswith("_p50"):
@@ -230,6 +237,12 @@ def compare(ds) -> pd.DataFrame:
         elif tg.stat == "cost_per_capita":
             d = _band(py, tg.sex, tg.ages)
             val, n = d["cost_yen"].sum() / d["exposure"].sum() / 1e4, len(d)
+        elif tg.stat in ("no_claim_share", "dental_use_share"):
+            if use is None:
+                use = _care_use(ds, py)
+            d = _band(use, tg.sex, tg.ages)
+            col = "no_claim" if tg.stat == "no_claim_share" else "dental"
+            val, n = 100.0 * d[col].mean(), len(d)
         elif tg.stat == "top10_cost_share":
             d = py[py["exposure"] >= 0.99]
             c = np.sort(d["cost_yen"].to_numpy())[::-1]
@@ -258,6 +271,21 @@ def compare(ds) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _care_use(ds, py: pd.DataFrame) -> pd.DataFrame:
+    """Person-years enrolled the whole fiscal year, flagged for no claim and any dental claim."""
+    cl = _read(ds, "claims", columns=["person_id", "service_month", "setting"])
+    cl["fy"] = cl["service_month"].dt.year - (cl["service_month"].dt.month < 4)
+    any_claim = cl[["person_id", "fy"]].drop_duplicates().assign(claimed=True)
+    dental = cl.loc[cl["setting"] == "dental", ["person_id", "fy"]].drop_duplicates()
+    d = py.loc[py["exposure"] >= 0.99, ["person_id", "fy", "sex", "age"]]
+    d = d.merge(any_claim, on=["person_id", "fy"], how="left").merge(
+        dental.assign(dental=True), on=["person_id", "fy"], how="left"
+    )
+    d["no_claim"] = d["claimed"].isna()
+    d["dental"] = d["dental"].notna()
+    return d
 
 
 def _dialysis_cost(ds) -> tuple[float, int]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from analysis.data.synthetic.calendar import day
 
-ATTEND_BASE = -1.35
+ATTEND_BASE = -1.6
 ATTEND_LAST_YEAR = 2.6
 ATTEND_PERSON_SD = 1.3
 FASTING_SHARE = 0.6

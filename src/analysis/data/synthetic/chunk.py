@@ -5,6 +5,13 @@ letters and uptake (from checkups of earlier years) → that year's checkups. Cl
 step counts and event attendance are drawn afterwards from the finished histories.
 Every stage draws from its own named stream, with draw sizes that do not depend on the
 planted effects, so that switching an effect changes only what it acts on.
+
+Burn-in: the natural health course, checkup attendance and dialysis are run for
+``BURN_IN_YEARS`` fiscal years before the first output year, without writing anything,
+so that the first output year is already at steady state (checkup persistence, dialysis
+prevalence, cancers in treatment). People of the stock are alive at the window start by
+construction, so a burn-in dialysis start is kept only with the probability of surviving
+on dialysis until then (the survivors are the prevalent patients).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from analysis.data.synthetic.enrollment import Spells, advance_year
 from analysis.data.synthetic.health import (
     MOTIVATION_LOG_HR,
     dialysis_lp,
+    from_year,
     natural_course,
     severe_lp,
 )
@@ -32,6 +40,12 @@ NEVER = np.iinfo(np.int64).max // 4
 EVENT_TYPES = ("none", "stroke", "mi", "heart_failure", "dialysis")
 CASE_FATALITY = np.array([0.0, 0.13, 0.12, 0.08, 0.0])
 _CV_SPLIT = np.array([0.45, 0.22, 0.33])  # stroke, MI, heart failure
+BURN_IN_YEARS = 8
+"""Fiscal years simulated before the first output year (not written)."""
+ESKD_EGFR = 15.0
+"""eGFR below which kidney disease counts as known (at risk of dialysis) without a record."""
+DIALYSIS_DEATH_HAZARD = 0.11
+"""Annual death hazard added by dialysis (on top of the age and disease hazard)."""
 
 
 @dataclass
@@ -75,8 +89,12 @@ def simulate_chunk(
     t_n = len(years)
     people = draw_people(_stream(seed, chunk, "population"), residents, first_fy, last_fy)
     n = people.n
-    mid = np.array([fy_start(fy) + 183 for fy in years])
-    h = natural_course(_stream(seed, chunk, "health"), people.male, people.birth, people.u, mid)
+    b_n = BURN_IN_YEARS
+    mid = np.array([fy_start(fy) + 183 for fy in range(first_fy - b_n, last_fy + 1)])
+    h_all = natural_course(
+        _stream(seed, chunk, "health"), people.male, people.birth, people.u, mid, b_n
+    )
+    h = from_year(h_all, b_n)
     ps = pg.ProgramState(n, t_n)
     cd = ck.draws(_stream(seed, chunk, "checkups"), n, t_n)
     er = _stream(seed, chunk, "events")
@@ -86,11 +104,8 @@ def simulate_chunk(
     pg_rng = _stream(seed, chunk, "programs")
 
     death_day = np.full(n, NEVER, dtype=np.int64)
-    dialysis_start = np.full(n, NEVER, dtype=np.int64)
-    prevalent = h.egfr[:, 0] < 9
-    dialysis_start[prevalent] = fy_start(first_fy) - np.floor(r_prev[prevalent] * 6 * 365).astype(
-        np.int64
-    )
+    burn = _burn_in(_stream(seed, chunk, "burn_in"), h_all, people, cd, first_fy, r_prev)
+    dialysis_start = burn["dialysis_start"]
     event_day = np.full((n, t_n), -1, dtype=np.int64)
     event_type = np.zeros((n, t_n), dtype=np.int64)
     # Stroke, MI or heart failure before the window (about 7% at age 70).
@@ -102,7 +117,8 @@ def simulate_chunk(
     prior_cv = history > 0
     lp = np.zeros((n, t_n))
     spells = Spells(n)
-    attended_last = np.zeros(n, dtype=bool)
+    attended_last = burn["attended_last"]
+    # Offers use checkups of the output window only (the score must be reproducible).
     last_exam_t = np.full(n, -99, dtype=np.int64)
     last_ex_habit = np.zeros(n, dtype=bool)
     in_window = np.zeros((n, t_n), dtype=bool)
@@ -113,7 +129,8 @@ def simulate_chunk(
         alive0 = death_day > s0
         on_dia = dialysis_start <= s0
         lp_cv = severe_lp(h, t, people.male, people.u, prior_cv)
-        ckd_prev = h.ckd[:, max(t - 1, 0)]
+        # Known kidney disease (diagnosed last year, or end-stage whatever the records say).
+        ckd_prev = h.ckd[:, max(t - 1, 0)] | (h.egfr[:, t] < ESKD_EGFR)
         h_d = np.where(on_dia | ~ckd_prev, 0.0, np.exp(dialysis_lp(h, t)))
         lp[:, t] = np.log(np.exp(lp_cv) + h_d)
         hr = np.exp(ps.log_hr[:, t])
@@ -138,7 +155,7 @@ def simulate_chunk(
             * (1 + 0.4 * h.mental[:, t])
             * (1 + 0.5 * (h.egfr[:, t] < 30))
         )
-        hz = base * mult + 0.11 * (dialysis_start <= s1)
+        hz = base * mult + DIALYSIS_DEATH_HAZARD * (dialysis_start <= s1)
         fatal = ev & (r_fatal[:, t] < CASE_FATALITY[etype])
         other = alive0 & (r_death[:, t] < 1 - np.exp(-hz))
         dday_other = np.where(
@@ -158,7 +175,7 @@ def simulate_chunk(
         in_window[:, t] = _enrolled_during_year(spells, n_closed)
 
         if fy in pg.PILOT_YEARS or fy >= pg.SCALE_FROM:
-            offer_day = s0 + pg.OFFER_DAY
+            offer_day = pg.offer_day(fy)
             age_offer = age_at(people.birth, offer_day)
             eligible = (
                 _enrolled_on(spells, n_closed, offer_day)
@@ -246,6 +263,45 @@ def simulate_chunk(
         in_window=in_window,
         truth=_chunk_truth(ps, state, claims),
     )
+
+
+def _burn_in(r, h_all, people, cd, first_fy: int, r_prev) -> dict:
+    """Dialysis and checkup attendance over the burn-in years (see the module docstring).
+
+    Returns the state at the window start: ``dialysis_start`` (day, or ``NEVER``) and
+    ``attended_last`` (checkup in the last burn-in year).
+    """
+    n, b_n = people.n, BURN_IN_YEARS
+    r_dia, r_day, r_surv, r_att = (r.random((n, b_n)) for _ in range(4))
+    r_surv0 = r.random(n)
+    w0 = fy_start(first_fy)
+    dialysis_start = np.full(n, NEVER, dtype=np.int64)
+    # Patients already on dialysis when the burn-in starts (up to six years before it).
+    s_first = fy_start(first_fy - b_n)
+    prev_day = s_first - np.floor(r_prev * 6 * 365).astype(np.int64)
+    alive = r_surv0 < np.exp(-DIALYSIS_DEATH_HAZARD * (w0 - prev_day) / 365.25)
+    prevalent = (h_all.egfr[:, 0] < 9) & alive
+    dialysis_start[prevalent] = prev_day[prevalent]
+    attended_last = np.zeros(n, dtype=bool)
+    for b in range(b_n):
+        fy = first_fy - b_n + b
+        s0 = fy_start(fy)
+        on_dia = dialysis_start <= s0
+        known = h_all.ckd[:, max(b - 1, 0)] | (h_all.egfr[:, b] < ESKD_EGFR)
+        h_d = np.where(on_dia | ~known, 0.0, np.exp(dialysis_lp(h_all, b)))
+        d_day = s0 + np.floor(r_day[:, b] * (fy_end(fy) - s0 + 1)).astype(np.int64)
+        survive = r_surv[:, b] < np.exp(-DIALYSIS_DEATH_HAZARD * (w0 - d_day) / 365.25)
+        start = ~on_dia & (r_dia[:, b] < 1 - np.exp(-h_d)) & survive
+        dialysis_start = np.where(start, d_day, dialysis_start)
+
+        ed = ck.exam_days(cd, fy, 0)
+        age = age_at(people.birth, ed)
+        elig = (people.first_entry <= ed) & (age >= 40) & (age <= 74)
+        p_att = ck.attend_prob(cd, age, people.male, people.u, attended_last)
+        p_att = np.where(dialysis_start <= ed, 0.3 * p_att, p_att)
+        att = elig & (r_att[:, b] < p_att)
+        attended_last = att
+    return {"dialysis_start": dialysis_start, "attended_last": attended_last}
 
 
 def _closed_this_year(sp: Spells, n_closed: int):
@@ -351,10 +407,17 @@ def _month_state(
         cl._CANCER[np.array([0, 1, 2, 4, 5])][np.minimum((site_u * 5).astype(int), 4)],
         cl._CANCER[np.array([0, 1, 2, 3, 5])][np.minimum((site_u * 5).astype(int), 4)],
     )
-    mental_code = cl._MENTAL[np.minimum((r.random(n) * 3).astype(int), 2)]
+    r_code = r.random(n)
+    mental_code = cl._MENTAL[
+        np.minimum(np.searchsorted(cl.MENTAL_OUTPATIENT_CUM, r_code, side="right"), 2)
+    ]
     old = (h.age[:, -1] >= 68) & (r.random(n) < 0.4)
     mental_code = np.where(old, cl._MENTAL[3], mental_code)
     long_stay = h.mental[:, 0] & (r.random(n) < 0.12)
+    stay_code = cl._MENTAL[[0, 1, 3]][
+        np.minimum(np.searchsorted(cl.LONG_STAY_CUM, r_code, side="right"), 2)
+    ]
+    mental_code = np.where(long_stay, stay_code, mental_code)
     rate = np.where(h.age[:, 0] >= 20, np.clip(0.3 + 0.05 * (h.age[:, 0] - 40), 0.05, 2.5), 0.0)
     k_sec = np.minimum(r.poisson(rate), 3)
     pick = np.argsort(r.random((n, len(cl.SECONDARY))), axis=1)[:, :3]
@@ -382,31 +445,46 @@ def _month_state(
         mental_code=mental_code,
         secondary=secondary,
         month_len=np.diff(np.append(month_days, month_days[-1] + 31)).clip(max=31),
+        male=male,
     )
 
 
 def _attendance(r, event_days, people, spells, spell_arrays, death_day, ps) -> dict:
-    """Who attends each community event: enrolled adults, mostly the motivated and participants."""
+    """Who attends the community events: enrolled adults, mostly the motivated and participants.
+
+    Each month with events, a person attends at most one of them (picked at random), with
+    a probability scaled by that month's share of the year's events, so that a person's
+    expected attendances a year do not depend on how many events the city holds.
+    """
     person, start, end, _ = spell_arrays
     n = people.n
-    ev_idx, who = [], []
+    empty = {"event": np.zeros(0, np.int64), "person": np.zeros(0, np.int64)}
+    if len(event_days) == 0:
+        return empty
     part_day = np.full(n, NEVER, dtype=np.int64)
     for rec in ps.enrollments:
         part_day[rec["person"]] = rec["start"]
-    u_all = r.random((len(event_days), n))
-    for k, d in enumerate(event_days):
-        covered = (start <= d) & ((end < 0) | (end >= d))
+    month = event_days.astype("datetime64[D]").astype("datetime64[M]")
+    months, first_idx, per_month = np.unique(month, return_index=True, return_counts=True)
+    fy = (months.astype(int) - 3) // 12  # months since 1970-01; April starts a fiscal year
+    per_year = {y: per_month[fy == y].sum() for y in np.unique(fy)}
+    u_att, u_pick = r.random((len(months), n)), r.random((len(months), n))
+    ev_idx, who = [], []
+    for k in range(len(months)):
+        c = per_month[k]
+        pick = first_idx[k] + np.minimum((u_pick[k] * c).astype(np.int64), c - 1)
+        d = event_days[pick]
+        covered = (start <= d[person]) & ((end < 0) | (end >= d[person]))
         enrolled = np.zeros(n, dtype=bool)
         enrolled[person[covered]] = True
         age = (d - people.birth) / 365.25
         ok = enrolled & (death_day > d) & (age >= 18)
         recent = (part_day <= d) & (d - part_day < 365)
         p = 0.0012 * np.exp(0.9 * people.u) * (1 + (age >= 60)) + 0.10 * recent
-        hit = np.flatnonzero(ok & (u_all[k] < p))
-        ev_idx.append(np.full(len(hit), k))
+        p = np.minimum(p * 12 * c / per_year[fy[k]], 0.9)
+        hit = np.flatnonzero(ok & (u_att[k] < p))
+        ev_idx.append(pick[hit])
         who.append(hit)
-    if not ev_idx:
-        return {"event": np.zeros(0, np.int64), "person": np.zeros(0, np.int64)}
     return {"event": np.concatenate(ev_idx), "person": np.concatenate(who)}
 
 

@@ -132,7 +132,7 @@ def simulate(
     size = chunk_residents(last - first + 1)
     n_chunks = -(-int(population) // size)
     sizes = [size] * (n_chunks - 1) + [int(population) - size * (n_chunks - 1)]
-    events = _events(seed, first, last)
+    events = _events(seed, first, last, int(population))
     meta = {
         "name": out.name,
         "source": "synthetic",
@@ -153,7 +153,7 @@ def simulate(
         w.append("events", _events_frame(events))
         for c, size in enumerate(sizes):
             res = simulate_chunk(seed, c, size, first, last, uptake, effects, events["day"])
-            _write_chunk(w, res)
+            _write_chunk(w, res, len(events["day"]))
             risk_writer.append(res, first)
             truth.add(res)
             bar.advance()
@@ -187,20 +187,40 @@ class _Progress:
             self._p.__exit__(*exc)
 
 
-def _events(seed: int, first: int, last: int) -> dict:
-    """Monthly sports-community events from the first program year: second Saturday."""
+EVENTS_PER_YEAR_AT_DEFAULT = 12
+"""Community events a year in a city of 70,000 (one a month); scaled with the population."""
+MIN_EVENTS_PER_YEAR = 4
+# Weekend slots used within a month, in order: 2nd, 4th, 1st, 3rd Saturday, then Sundays.
+_SLOTS = ((5, 1), (5, 3), (5, 0), (5, 2), (6, 1), (6, 3), (6, 0), (6, 2))
+
+
+def events_per_year(population: int) -> int:
+    """Community events a year: proportional to the population, at least quarterly."""
+    return max(MIN_EVENTS_PER_YEAR, round(EVENTS_PER_YEAR_AT_DEFAULT * population / 70_000))
+
+
+def _events(seed: int, first: int, last: int, population: int) -> dict:
+    """Sports-community events from the first program year, on a monthly schedule.
+
+    ``events_per_year(population)`` events a fiscal year, spread evenly over the months
+    (a small town skips some months, a large city holds several a month on different
+    weekend days; beyond eight a month, several venues share a day).
+    """
     r = rng(seed, "simulate", "community_events")
     days, themes = [], []
     program_years = [
         fy for fy in range(first, last + 1) if fy in pg.PILOT_YEARS or fy >= pg.SCALE_FROM
     ]
+    per_year = events_per_year(population)
     for fy in program_years:
         for k in range(12):
+            count = (k + 1) * per_year // 12 - k * per_year // 12
             y, mth = (fy, 4 + k) if k < 9 else (fy + 1, k - 8)
             d1 = day(y, mth, 1)
-            first_sat = d1 + (5 - (d1 + 3)) % 7  # Saturday: (d + 3) % 7 == 5
-            days.append(first_sat + 7)
-            themes.append(EVENT_THEMES[int(r.integers(len(EVENT_THEMES)))])
+            for j in range(count):
+                dow, week = _SLOTS[j % len(_SLOTS)]
+                days.append(d1 + (dow - (d1 + 3)) % 7 + 7 * week)  # (d + 3) % 7: Mon = 0
+                themes.append(EVENT_THEMES[int(r.integers(len(EVENT_THEMES)))])
     return {"day": np.array(days, dtype=np.int64), "theme": np.array(themes, dtype=object)}
 
 
@@ -208,7 +228,7 @@ def _events_frame(ev: dict) -> pd.DataFrame:
     n = len(ev["day"])
     return pd.DataFrame(
         {
-            "event_id": _ids("E", np.arange(1, n + 1), 5),
+            "event_id": _ids("E", np.arange(1, n + 1), _event_width(n)),
             "date": to_date64(ev["day"]),
             "theme": ev["theme"],
         }
@@ -228,13 +248,17 @@ def _person_ids(res: ChunkResult, local: np.ndarray) -> np.ndarray:
     return _ids("P", res.chunk * 1_000_000 + np.asarray(local), 9)
 
 
-def _write_chunk(w: DatasetWriter, res: ChunkResult) -> None:
+def _event_width(n_events: int) -> int:
+    return max(5, len(str(n_events)))
+
+
+def _write_chunk(w: DatasetWriter, res: ChunkResult, n_events: int) -> None:
     person, start, end, reason = res.spells
     if len(person) == 0:
         return
     people = res.people
-    died = np.zeros(res.n, dtype=bool)
-    died[person[reason == REASON_CODES.index("death")]] = True
+    # The insurer knows a death only if the person was still enrolled: the spell it ends.
+    died = reason == REASON_CODES.index("death")
     w.append(
         "enrollment",
         pd.DataFrame(
@@ -245,7 +269,7 @@ def _write_chunk(w: DatasetWriter, res: ChunkResult) -> None:
                 "birth_date": to_date64(people.birth[person]),
                 "enroll_start": to_date64(start),
                 "enroll_end": to_date64(end, missing=end < 0),
-                "death_date": to_date64(res.death_day[person], missing=~died[person]),
+                "death_date": to_date64(res.death_day[person], missing=~died),
                 "exit_reason": np.where(
                     reason < 0, None, np.array(REASON_CODES, dtype=object)[np.clip(reason, 0, None)]
                 ),
@@ -292,7 +316,7 @@ def _write_chunk(w: DatasetWriter, res: ChunkResult) -> None:
             "event_attendance",
             pd.DataFrame(
                 {
-                    "event_id": _ids("E", a["event"][order] + 1, 5),
+                    "event_id": _ids("E", a["event"][order] + 1, _event_width(n_events)),
                     "person_id": _person_ids(res, a["person"][order]),
                 }
             ),

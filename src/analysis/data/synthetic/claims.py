@@ -26,7 +26,11 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "mental": tuple("F209 F329 F411 F03".split()),
     "acute": tuple("J069 J209 K297 K590 M545 M179 H101 H251 L309 J301 N390 R51 M810".split()),
     "acute_child": tuple("J069 J209 H101 L309 J301 J00 A090 H659 J029 L209 T784 S009 B349".split()),
-    "admission": tuple("J189 K802 S720 K358 M170 I480 K566 H251".split()),
+    # other admissions (not severe events, cancer or long psychiatric stays), weighted below
+    "admission": tuple(
+        "H251 J189 D126 I209 S720 K802 M170 I480 K566 M480 K573 K922 J441 G459 N390 S328 "
+        "K358".split()
+    ),
     "dental": tuple("K021 K051 K053 K083 K040".split()),
     # long-standing minor conditions, listed as secondary diagnoses on every medical claim
     "secondary": tuple("K219 G470 E039 H409 N400 J449 M480 D649 E790 K760 R42 L209".split()),
@@ -43,6 +47,16 @@ _CANCER, _MENTAL, _ACUTE = _idx("cancer"), _idx("mental"), _idx("acute")
 _ACUTE_CHILD = _idx("acute_child")
 _ADMIT, _DENTAL, SECONDARY = _idx("admission"), _idx("dental"), _idx("secondary")
 
+# Relative frequency of the other admissions at 40-74 ([E], after the Patient Survey's
+# discharges by diagnosis): cataract and colon-polyp short stays, pneumonia, angina,
+# fractures, gallstones, knee replacement, arrhythmia, ileus, spinal stenosis ...
+ADMISSION_WEIGHTS = np.array([12, 11, 9, 9, 6, 7, 5, 5, 5, 5, 4, 4, 3, 3, 4, 3, 2], dtype=float)
+_ADMIT_CUM = np.cumsum(ADMISSION_WEIGHTS) / ADMISSION_WEIGHTS.sum()
+# Mental disorders: codes of people under care (outpatient) and of long psychiatric stays
+# (dominated by schizophrenia, F20).
+MENTAL_OUTPATIENT_CUM = np.cumsum([0.25, 0.45, 0.30])  # F209, F329, F411
+LONG_STAY_CUM = np.cumsum([0.75, 0.15, 0.10])  # F209, F329, F03
+
 PROCEDURES = {
     "J038": "人工腎臓(血液透析)",
     "K546": "経皮的冠動脈形成術",
@@ -52,6 +66,26 @@ PROCEDURES = {
 DIALYSIS_MONTH_YEN = 380_000
 EVENT_ADMISSION_YEN = {1: 1_600_000, 2: 1_900_000, 3: 950_000, 4: 800_000}
 """Admission cost by event type: 1 stroke, 2 MI, 3 heart failure, 4 dialysis start."""
+
+
+DENTAL_USER_SHARE = (0.55, 0.2)
+"""Yearly probability of any dental care for people who see a doctor that year / who do not
+(women 5 points more)."""
+
+
+def care_user_prob(
+    age: np.ndarray, male: np.ndarray, chronic: np.ndarray, frailty: np.ndarray
+) -> np.ndarray:
+    """Probability of seeing a doctor (any medical claim) in a fiscal year.
+
+    About 97% with a chronic condition; without one, from about 60% (men) and 70% (women)
+    at 40 to about 85% at 75, and higher with a higher personal cost level. Children
+    under 6 nearly all, older children about 85%.
+    """
+    base = np.where(male, -0.5, 0.0) + 0.045 * (np.clip(age, 20, 80) - 40)
+    base = np.where(age < 20, np.where(age < 6, 3.0, 1.7), base) + 0.6 * frailty
+    p = 1.0 / (1.0 + np.exp(-base))
+    return np.where(chronic, 0.95, p)
 
 
 @dataclass
@@ -78,6 +112,7 @@ class MonthState:
     mental_code: np.ndarray  # (n,) code index
     secondary: np.ndarray  # (n, 3) code indices of minor conditions, -1 = none
     month_len: np.ndarray  # (months,) days in each month
+    male: np.ndarray  # (n,) bool
 
 
 def generate(rng: np.random.Generator, s: MonthState) -> dict:
@@ -97,6 +132,7 @@ def generate(rng: np.random.Generator, s: MonthState) -> dict:
         for k in ("out", "pharm", "dent", "inp", "ac1", "ac2", "dent_c", "adm_c", "px")
     }
     ln = {k: rng.standard_normal((n, m)) for k in ("out", "pharm", "dent", "inp", "days")}
+    u_year = {k: rng.random((n, -(-m // 12))) for k in ("user", "dent")}
     age = s.age
     fr = s.frailty[:, None]
     chronic = (
@@ -115,7 +151,13 @@ def generate(rng: np.random.Generator, s: MonthState) -> dict:
         child, np.where(age < 6, 0.55, 0.30), np.clip(0.16 + 0.0065 * (age - 20), 0.14, 0.55)
     )
     p_out = np.where(chronic > 0, 0.88, p_out) * np.exp(0.25 * fr)
-    out = s.enrolled & ((u["out"] < np.minimum(p_out, 0.98)) | s.dialysis)
+    # Whether a person sees a doctor at all in a fiscal year: people without a chronic
+    # condition often do not (more so young men). Users visit more often, so the expected
+    # number of visits (and the per-capita cost) is that of the monthly model above.
+    p_user = care_user_prob(age, s.male[:, None], chronic > 0, fr)
+    year = np.arange(m) // 12
+    user = u_year["user"][:, year] < p_user
+    out = s.enrolled & ((user & (u["out"] < np.minimum(p_out / p_user, 0.98))) | s.dialysis)
     aging = np.exp(0.022 * (np.clip(age, 20, 80) - 50))
     mean_out = (5_000 + 3_200 * chronic + 55_000 * s.cancer + 6_000 * s.mental[:, None]) * aging
     cost_out = mean_out * np.exp(0.45 * fr + 0.5 * ln["out"] - 0.125)
@@ -139,7 +181,13 @@ def generate(rng: np.random.Generator, s: MonthState) -> dict:
     cost_ph = mean_ph * np.exp(0.5 * fr + 0.6 * ln["pharm"] - 0.18)
 
     p_dent = np.where(child, 0.12, 0.11 + 0.0015 * np.clip(age - 20, 0, 55))
-    dent = s.enrolled & (u["dent"] < p_dent)
+    # Dental care: about half of the adults in a year, fewer among people who do not see a
+    # doctor either; users come back over several months.
+    p_dent_user = (
+        np.where(user, DENTAL_USER_SHARE[0], DENTAL_USER_SHARE[1]) + 0.05 * ~s.male[:, None]
+    )
+    dent_user = u_year["dent"][:, year] < p_dent_user
+    dent = s.enrolled & dent_user & (u["dent"] < np.minimum(p_dent / p_dent_user, 0.95))
     cost_dent = 11_000 * np.exp(0.6 * ln["dent"] - 0.18)
 
     p_adm = 0.0034 * np.exp(0.065 * (np.clip(age, 20, 80) - 50)) * np.exp(0.7 * fr)
@@ -208,7 +256,9 @@ def _diagnoses(s: MonthState, u, person, month, setting) -> dict:
     mental = s.mental[p]
     long_stay = s.long_stay[p]
     # Inpatient reason (primary) when not an event: cancer, psychiatric stay or other.
-    adm_other = _ADMIT[np.minimum((u["adm_c"][p, mo] * len(_ADMIT)).astype(int), len(_ADMIT) - 1)]
+    adm_other = _ADMIT[
+        np.minimum(np.searchsorted(_ADMIT_CUM, u["adm_c"][p, mo], side="right"), len(_ADMIT) - 1)
+    ]
     inp_reason = np.where(
         ev_code >= 0,
         ev_code,

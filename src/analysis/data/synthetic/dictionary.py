@@ -49,6 +49,9 @@ How it is generated, in order:
    dyslipidaemia and CKD are diagnosed (and treated) once the factors cross clinical
    thresholds; a small group has progressive kidney disease. Smoking, exercise habit and
    walking habit follow published rates by sex and age; motivation raises exercise.
+   The course (with checkup attendance and dialysis) is run for {burn_in} years before
+   the first output year without writing anything, so that the first year is already
+   at steady state (checkup persistence, patients on dialysis, cancers in treatment).
 3. **Severe events and death.** Each fiscal year a severe event (stroke, myocardial
    infarction, heart-failure admission, or dialysis start for advanced CKD) occurs with
    a hazard driven by age, sex, smoking, glycaemia, blood pressure, lipids, kidney
@@ -58,12 +61,15 @@ How it is generated, in order:
    year).
 4. **Enrollment spells.** Spells end at the 75th birthday (`age75`, 後期高齢者医療),
    on moving away or joining employee insurance (drawn per household), or at death;
-   people who left for employee insurance may rejoin (a new spell).
+   people who left for employee insurance may rejoin (a new spell). `death_date` is
+   filled only on a spell ended by death: the insurer does not learn of deaths after
+   a person has left.
 5. **Checkups (特定健診).** Enrollees aged 40-74 attend with a strongly persistent
    propensity (about 37% a year); values are the natural course plus program effects
    plus measurement noise. Some checkups have no fasting glucose (HbA1c only).
 6. **Programs.** In the pilot years FY2021-22 a small random share of eligible people
-   get a letter; from FY2023 everyone aged 40-74 with a checkup in the last three fiscal
+   get a letter (FY2021 in January 2022, after the November 2021 agreement; other years
+   in mid-May); from FY2023 everyone aged 40-74 with a checkup in the last three fiscal
    years who never took part. A noisy predicted 5-year risk (`risk_score`) from the
    latest checkup is cut sharply: high tier → Mystar offer, low and middle → Vitality
    offer (so a regression discontinuity at the cutoff is a valid design). Letters are
@@ -74,13 +80,19 @@ How it is generated, in order:
    `--uptake` multiplies the odds of taking part.
 7. **Program data.** Vitality: weekly steps from a wearable for {baseline_weeks} weeks before, the
    {vitality_weeks} program weeks and after the program until the participant stops wearing it.
-   Mystar: 6 months, up to 6 interview sessions, completion = 5 or more. Monthly
-   sports-community events (from the first program year) with attendance, higher among
-   the motivated and recent participants.
+   Mystar: 6 months, up to 6 interview sessions, completion = 5 or more.
+   Sports-community events from the first program year, on a monthly schedule, in
+   number proportional to the population (12 a year for 70,000 residents; a small town
+   has fewer, at least 4 a year; a large city several a month), with attendance per
+   resident independent of their number, higher among the motivated and recent
+   participants.
 8. **Claims (レセプト).** One claim per person, month and setting when care occurs.
-   Costs are lognormal around means driven by age and conditions, times a persistent
+   About 10-15% of enrollees aged 40-74 have no claim in a year (more among younger
+   men without chronic conditions) and about half see a dentist. Costs are lognormal around means driven by age and conditions, times a persistent
    personal cost level (heavy tail: the top 10% of people account for about half of the
-   cost); admissions follow severe events, cancer and long psychiatric stays; dialysis is
+   cost); admissions follow severe events, cancer and long psychiatric stays (mostly
+   schizophrenia, F20), other admissions have realistic reasons (cataract, pneumonia,
+   colon polyps, angina, fractures, gallstones ...); dialysis is
    a monthly outpatient claim with procedure J038 (about 5 M yen a patient-year with the
    other care). Medical claims list ICD-10 codes without the dot (E11x diabetes, I10,
    E78x, N18x, I63x, I21x, I50x, C.., F..); pharmacy claims carry no diagnoses, as in
@@ -140,6 +152,7 @@ def render() -> str:
                 f"{'yes' if c.nullable else 'no'} | {_cell(_range(c))} | "
                 f"{_cell(c.description)} |\n"
             )
+    from analysis.data.synthetic.chunk import BURN_IN_YEARS
     from analysis.data.synthetic.city import CHUNK_RESIDENTS
     from analysis.data.synthetic.population import NHI_SHARE
     from analysis.data.synthetic.programs import BASELINE_WEEKS, VITALITY_WEEKS
@@ -148,6 +161,7 @@ def render() -> str:
         _SYNTHETIC.format(
             nhi_share=NHI_SHARE,
             chunk=CHUNK_RESIDENTS,
+            burn_in=BURN_IN_YEARS,
             baseline_weeks=BASELINE_WEEKS,
             vitality_weeks=VITALITY_WEEKS,
         )

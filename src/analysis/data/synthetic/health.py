@@ -35,6 +35,10 @@ _CORR = np.array(
 )
 
 
+PROG_SHARE = 0.005
+"""Share of people with progressive kidney disease (more among those with high glycaemia,
+blood pressure and proteinuria when the course starts)."""
+
 MOTIVATION_LOG_HR = 0.15
 """Severe-event log hazard per SD of the latent motivation (protective)."""
 
@@ -76,6 +80,16 @@ class Health:
     frailty: np.ndarray  # (n,) persistent cost multiplier (log scale)
 
 
+def from_year(h: Health, k: int) -> Health:
+    """The course from fiscal-year index ``k`` on (drops burn-in years; person arrays kept)."""
+    return Health(
+        **{
+            name: (v[:, k:] if v.ndim == 2 else v)
+            for name, v in ((f, getattr(h, f)) for f in h.__dataclass_fields__)
+        }
+    )
+
+
 def _ar1(rng: np.random.Generator, n: int, t: int) -> np.ndarray:
     """Correlated standardised AR(1) latent factors, shape (n, t, k)."""
     k = len(FACTORS)
@@ -89,20 +103,28 @@ def _ar1(rng: np.random.Generator, n: int, t: int) -> np.ndarray:
 
 
 def _absorbing(
-    rng: np.random.Generator, cond: np.ndarray, p_per_year: float, p_first: float | None = None
+    rng: np.random.Generator,
+    cond: np.ndarray,
+    p_per_year: float,
+    p_first: float | None = None,
+    burn_in: int = 0,
 ) -> np.ndarray:
     """Flag that switches on (for good) with probability ``p_per_year`` in years ``cond`` holds.
 
-    People for whom ``cond`` already holds in the first year get ``p_first`` (prevalent
-    cases diagnosed before the window).
+    People for whom ``cond`` already holds in the first window year get ``p_first``
+    (prevalent cases diagnosed before the window). The first ``burn_in`` years carry the
+    first window year's flag (diagnoses are calibrated as prevalences at the window start).
     """
+    k = burn_in
+    cond = cond[:, k:]
     n, t = cond.shape
     r = rng.random((n, t))
     p = np.full((n, t), p_per_year)
     if p_first is not None:
         p[:, 0] = p_first
     onset = cond & (r < p)
-    return np.maximum.accumulate(onset, axis=1)
+    flag = np.maximum.accumulate(onset, axis=1)
+    return np.concatenate([np.repeat(flag[:, :1], k, axis=1), flag], axis=1)
 
 
 def natural_course(
@@ -111,6 +133,7 @@ def natural_course(
     birth: np.ndarray,
     u: np.ndarray,
     mid_days: np.ndarray,
+    burn_in: int = 0,
 ) -> Health:
     """Simulate every person's natural health course over the fiscal years.
 
@@ -122,6 +145,9 @@ def natural_course(
         Sex, birth day number and latent motivation.
     mid_days : int array (t,)
         Day number of each fiscal year's midpoint (October 1).
+    burn_in : int
+        Leading years that precede the output window: the latent factors, kidney decline
+        and cancers run through them; diagnoses start at the window (see ``_absorbing``).
     """
     n, t = len(male), len(mid_days)
     age = (mid_days[None, :] - birth[:, None]) / 365.25
@@ -134,8 +160,8 @@ def natural_course(
     # placed at the window-start ages of people examined in the middle of our comparison bands.
     height = np.where(
         male,
-        np.interp(age[:, 0], [43, 57, 69], [171.8, 169.7, 165.3]),
-        np.interp(age[:, 0], [43, 57, 69], [158.5, 156.4, 152.2]),
+        np.interp(age[:, burn_in], [43, 57, 69], [171.8, 169.7, 165.3]),
+        np.interp(age[:, burn_in], [43, 57, 69], [158.5, 156.4, 152.2]),
     )
     height = height + rng.normal(0, 1, n) * np.where(male, 6.0, 5.5)
 
@@ -151,7 +177,7 @@ def natural_course(
     )
     sbp_u = sbp_mean + 16.0 * z[..., 1]
     adult30 = age >= 30  # no hypertension or dyslipidaemia treatment in the young
-    hypertension = _absorbing(rng, (sbp_u >= 143) & adult30, 0.35, 0.9)
+    hypertension = _absorbing(rng, (sbp_u >= 143) & adult30, 0.35, 0.9, burn_in)
     bp_med = hypertension
     sbp = sbp_u - 10.0 * bp_med
     dbp = 0.42 * sbp + np.where(m, 25.0, 21.0) + 0.3 * (bmi - 22.0) + 5.0 * rng.normal(0, 1, (n, t))
@@ -159,7 +185,7 @@ def natural_course(
     glyc_mu = np.where(m, 0.14 + 0.006 * (a - 40), 0.09 + 0.006 * (a - 40))
     glyc_sd = np.where(m, 0.33 + 0.0030 * (a - 40), 0.29 + 0.0027 * (a - 40))
     hba1c = 4.4 + np.exp(glyc_mu + glyc_sd * z[..., 2])
-    diabetes = _absorbing(rng, hba1c >= 6.5, 0.5, 0.75)
+    diabetes = _absorbing(rng, hba1c >= 6.5, 0.5, 0.75, burn_in)
     glucose_med = diabetes & (rng.random(n) < np.where(male, 0.85, 0.7))[:, None]
     fpg = 88.0 + 28.0 * (hba1c - 5.4) + rng.normal(0, 6, (n, t))
 
@@ -169,19 +195,21 @@ def natural_course(
         np.interp(a, [18, 40, 60], [100.0, 118.0, 138.0]),
     )
     ldl_u = ldl_mean + 30.0 * z[..., 3]
-    dyslipidaemia = _absorbing(rng, (ldl_u >= 145) & adult30, 0.2, 0.75)
+    dyslipidaemia = _absorbing(rng, (ldl_u >= 145) & adult30, 0.2, 0.75, burn_in)
     lipid_med = dyslipidaemia
     ldl = ldl_u - 35.0 * lipid_med
     hdl = np.where(m, 55.0, 67.0) * np.exp(0.22 * z[..., 4])
     tg = np.where(m, 115.0, 85.0) * np.exp(0.50 * z[..., 5] + 0.02 * (bmi - bmi_mean))
 
     egfr_mean = np.where(m, 85.0 - 0.6 * (a - 42), 90.0 - 0.68 * (a - 42))
-    # A small group with progressive kidney disease (mostly diabetes or hypertension).
-    prog = (rng.random(n) < 0.012)[:, None] | (
-        (rng.random(n) < 0.05)[:, None] & diabetes & hypertension
-    )
+    # A small group with progressive kidney disease (mostly diabetes or hypertension). The
+    # loss already accumulated when the course starts is spread widely (0-70), so that
+    # people cross into end-stage disease at a steady rate year after year.
+    glyc_bp = (z[:, 0, 2] + z[:, 0, 1] + z[:, 0, 7]) / np.sqrt(3.0)
+    p_prog = PROG_SHARE * np.exp(0.6 * glyc_bp - 0.18)
+    prog = np.broadcast_to((rng.random(n) < p_prog)[:, None], (n, t))
     years_prog = np.cumsum(prog, axis=1)
-    deficit = prog * (rng.uniform(10, 45, n)[:, None] + 3.5 * years_prog)
+    deficit = prog * (rng.uniform(0, 70, n)[:, None] + 3.5 * years_prog)
     egfr = np.clip(egfr_mean + 13.0 * z[..., 6] - deficit, 3, 160)
 
     upl = z[..., 7] + 0.5 * diabetes + 0.3 * hypertension + 0.04 * np.clip(60 - egfr, 0, 60)
@@ -205,7 +233,7 @@ def natural_course(
     walk_latent = 0.5 * ex_latent + 0.8 * rng.normal(0, 1, (n, t))
     walking = ndtr(-walk_latent / 0.95) < np.interp(a, [40, 65, 74], [0.37, 0.42, 0.45])
 
-    ckd = _absorbing(rng, (egfr < 45) | (uprot >= 2), 0.4, 0.6)
+    ckd = _absorbing(rng, (egfr < 45) | (uprot >= 2), 0.4, 0.6, burn_in)
     cancer_onset = rng.random((n, t)) < 0.002 * np.exp(0.085 * (a - 50)) * np.where(m, 1.3, 0.8)
     since = np.maximum.accumulate(np.where(cancer_onset, np.arange(t)[None, :], -99), axis=1)
     cancer = (np.arange(t)[None, :] - since) < 2
@@ -274,4 +302,4 @@ def severe_lp(
 
 def dialysis_lp(h: Health, t: int) -> np.ndarray:
     """Log annual hazard of starting dialysis, driven by kidney function and diabetes."""
-    return np.log(0.03) + 0.22 * np.clip(22 - h.egfr[:, t], -20, 25) + 0.4 * h.diabetes[:, t]
+    return np.log(0.015) + 0.22 * np.clip(22 - h.egfr[:, t], -20, 25) + 0.4 * h.diabetes[:, t]

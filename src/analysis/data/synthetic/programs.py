@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.data.synthetic.calendar import fy_start
+from analysis.data.synthetic.calendar import day, fy_start
 from analysis.data.synthetic.effects import Effects
 
 PILOT_YEARS = {2021: 0.06, 2022: 0.12}
@@ -33,6 +33,17 @@ SCORE_NOISE_SD = 0.45
 
 OFFER_DAY = 45
 """Letters go out 45 days after April 1 (mid-May), before that year's checkups."""
+PILOT_OFFER_DATES = {2021: (2022, 1, 11)}
+"""Years whose letters go out on another date: the first pilot letters followed the
+November 2021 agreement, in January 2022 (still FY2021)."""
+
+
+def offer_day(fy: int) -> int:
+    """Day number on which the letters of fiscal year ``fy`` go out."""
+    if fy in PILOT_OFFER_DATES:
+        return day(*PILOT_OFFER_DATES[fy])
+    return fy_start(fy) + OFFER_DAY
+
 
 # Uptake logits (calibrated so the default city has about 64 Vitality and 15 Mystar
 # participants in FY2023, calibration.md §0) and their yearly growth after FY2023.
@@ -137,7 +148,7 @@ def offer_year(
     tier = np.where(score >= HIGH_CUT, 2, np.where(score >= MID_CUT, 1, 0))
     mystar = tier == 2
     nudge = r_letter < 0.5
-    offer_day = fy_start(fy) + OFFER_DAY
+    letter_day = offer_day(fy)
     growth = UPTAKE_GROWTH_PER_YEAR * max(0, fy - SCALE_FROM)
     logit = (
         np.where(mystar, UPTAKE_BASE["mystar"], UPTAKE_BASE["vitality"])
@@ -158,7 +169,7 @@ def offer_year(
             "mystar": mystar[idx],
             "tier": tier[idx],
             "score": score[idx],
-            "day": np.full(len(idx), offer_day),
+            "day": np.full(len(idx), letter_day),
             "nudge": nudge[idx],
             "took_part": take[idx],
             "age": age[idx],
@@ -166,7 +177,7 @@ def offer_year(
     )
     ps.took_part |= take
     # Start on a Monday 3-8 weeks after the letter.
-    monday0 = offer_day + (-(offer_day + 3)) % 7  # day 0 (1970-01-01) was a Thursday
+    monday0 = letter_day + (-(letter_day + 3)) % 7  # day 0 (1970-01-01) was a Thursday
     start = monday0 + 7 * (3 + np.floor(r_start * 6)).astype(np.int64)
     # Usual steps/day before the program (calibration.md §1d: about 5,000-7,000 at these ages).
     baseline = 6300.0 - 60.0 * (age - 60) + 700.0 * u + 900.0 * exercise_last
