@@ -31,3 +31,14 @@ MIN_CELL_COUNT = 10
 
 SPARK_MASTER = os.environ.get("MVM_EVAL_SPARK_MASTER", "local[2]")
 """``spark.master`` URL; a real cluster is configured here, never in a spec."""
+
+
+def use_project_root() -> Path:
+    """Make the project root the working directory and return it.
+
+    The step notebooks' parameter defaults (``data/synthetic``, ``runs/dev``) are relative
+    to the project root, but a JupyterLab kernel starts in ``notebooks/``. Runs pass
+    absolute paths, so this changes nothing for them.
+    """
+    os.chdir(PROJ_ROOT)
+    return PROJ_ROOT
