@@ -9,9 +9,10 @@ import pytest
 from analysis.risk import EPVWarning
 from analysis.risk.oracle import oracle_comparison
 
-CITY_POPULATION = 30_000
-"""Residents: about 3,100 training and 3,600 validation people, 160 and 110 severe events.
-Smaller towns leave too few events for the C-index ratio to be stable."""
+CITY_POPULATION = 50_000
+"""Residents: about 130-140 severe events in the validation years. At 30,000 residents
+(90-110 events, about 6 events per design column) the penalised Cox model overfits and its
+calibration slope falls to 0.75-0.81 (seeds 7 and 8); at 50,000 it is 0.91-1.10."""
 CITY_SEED = 7
 MIN_C_RATIO = 0.95
 """Issue 5: temporal-validation C of the Cox model at least 0.95 of the oracle's C."""
@@ -27,7 +28,7 @@ def comparison(tmp_path_factory):
         population=CITY_POPULATION, seed=CITY_SEED, out=tmp_path_factory.mktemp("risk") / "city"
     )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EPVWarning)  # about 6 events per design column
+        warnings.simplefilter("ignore", EPVWarning)  # about 9 events per design column
         return oracle_comparison(path, train_years=(2020, 2021), test_years=(2022, 2023))
 
 
