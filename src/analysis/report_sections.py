@@ -128,6 +128,13 @@ class _Writer:
     def count(self, n) -> str:
         return fmt_count(n, self.min)
 
+    def reason(self, record) -> str:
+        """The withheld reason of a row or numbers dict, in this language when recorded."""
+        text = record.get(f"reason_{self.lang}") if self.lang != "en" else None
+        if not isinstance(text, str) or not text:
+            text = record.get("reason")
+        return text if isinstance(text, str) else ""
+
     def verdict(self, passed, reason) -> str:
         if bool(passed):
             return self.s("verdict.passed")
@@ -166,7 +173,7 @@ def _effect_rows(w: _Writer, df: pd.DataFrame) -> pd.DataFrame:
                 w.count(r["n_control"]),
                 w.s("verdict.small_group", min=w.min)
                 if small
-                else w.verdict(r["passed"], r["reason"]),
+                else w.verdict(r["passed"], w.reason(r)),
             ]
         )
     return pd.DataFrame(rows)
@@ -198,7 +205,7 @@ def _headlines(w: _Writer) -> list[str]:
                     w.s(
                         "summary.effect_withheld",
                         label=w.text(r, "label"),
-                        reason=r["reason"] or w.s("label.not_recorded"),
+                        reason=w.reason(r) or w.s("label.not_recorded"),
                     )
                 )
             else:
@@ -226,7 +233,7 @@ def _roi_sentence(w: _Writer) -> str:
         return w.note_missing("04_effect_costs", "roi")
     roi = w.numbers("04_effect_costs", "roi")
     if not roi.get("passed", False):
-        return w.s("summary.roi_withheld", reason=roi.get("reason") or w.s("label.not_recorded"))
+        return w.s("summary.roi_withheld", reason=w.reason(roi) or w.s("label.not_recorded"))
     return w.s(
         "summary.roi",
         cost=fmt_number(roi["cost_yen"] / 1000, 0),
@@ -534,7 +541,7 @@ def section_8(w: _Writer) -> list[str]:
                     w.ci(r["ci_low"], r["ci_high"], d) if shown else "—",
                     w.s("verdict.small_group", min=w.min)
                     if small
-                    else w.verdict(r["passed"], r["reason"]),
+                    else w.verdict(r["passed"], w.reason(r)),
                 ]
             )
         headers = [w.s(f"col.{c}") for c in ("subgroup", "n", "estimate", "ci95", "verdict")]

@@ -60,7 +60,7 @@ def test_summary_renders_everywhere(lang):
     assert ("推定値" in str(s)) == (lang == "ja")
     assert "\\begin{tabular}" in s.to_latex()
     # the '|' inside the rule must not break the markdown table
-    assert "max \\|SMD\\|" in s._repr_markdown_()
+    assert "\\|SMD\\|" in s._repr_markdown_()
 
 
 def test_failed_summary_names_the_failed_check():

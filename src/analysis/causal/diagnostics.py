@@ -38,6 +38,29 @@ class Check:
     rule: str
 
 
+RULES_JA = {
+    "balance_max_abs_smd": "調整後の標準化平均差の最大値(|SMD|)が {threshold:g} 未満",
+    "propensity_extreme_share": "傾向スコアが 0 または 1 に極端に近い人の割合が {threshold:g} 未満",
+    "effective_sample_size_ratio": "重み付け後の有効サンプルサイズが各群の人数の {threshold:.0%} 以上",
+    "matched_share": "マッチングできた介入群の割合が {threshold:.0%} 以上",
+    "pretrend_p": "開始前の傾向の差の検定(平行トレンド)の p 値が {threshold:g} 以上",
+    "first_stage_f": "第1段階の F 統計量が {threshold:g} 超(弱い操作変数でない)",
+    "systematic_error_sd": "負の対照アウトカムから推定した系統誤差の標準偏差が {threshold:g} 未満",
+    "density_p": "カットオフ前後の密度検定(操作の有無)の p 値が {threshold:g} 以上",
+    "effective_n_left": "カットオフ左側の有効サンプル数が {threshold:g} 以上",
+    "effective_n_right": "カットオフ右側の有効サンプル数が {threshold:g} 以上",
+    "placebo_outcomes": "効果がないはずのアウトカム(プラセボ)で効果が検出されない",
+}
+"""Japanese wording of each gate, by ``Check.name`` (report text is Japanese first)."""
+
+
+def rule_text(check: Check, lang: str = "en") -> str:
+    """The rule of a check in ``lang`` ("en" or "ja"); English when no translation exists."""
+    if lang == "ja" and check.name in RULES_JA:
+        return RULES_JA[check.name].format(threshold=check.threshold)
+    return check.rule
+
+
 @dataclass(frozen=True)
 class Diagnostics:
     """The set of gates of one estimate, plus free-form tables (balance, overlap)."""
@@ -55,8 +78,13 @@ class Diagnostics:
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
 
-    def reason(self) -> str:
-        """One line naming the failed checks, or ``""`` when all passed."""
+    def reason(self, lang: str = "en") -> str:
+        """One line naming the failed checks, or ``""`` when all passed.
+
+        ``lang="ja"`` gives the Japanese wording used by the Japanese report.
+        """
+        if lang == "ja":
+            return "; ".join(f"{rule_text(c, 'ja')}(観測値 {c.value:.3g})" for c in self.failed)
         return "; ".join(f"{c.rule} (observed {c.value:.3g})" for c in self.failed)
 
     def to_frame(self) -> pd.DataFrame:

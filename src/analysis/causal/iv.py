@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.causal.design import MIN_GROUP_SIZE, encode_covariates
-from analysis.causal.diagnostics import Check, Diagnostics
+from analysis.causal.diagnostics import Check, Diagnostics, rule_text
 from analysis.causal.result import LABELS, EffectResult, Summary
 
 MIN_FIRST_STAGE_F = 10.0
@@ -133,13 +133,15 @@ def build_summary(
     header = [(HEADER_LABELS[k][pick] if k in HEADER_LABELS else k, v) for k, v in header]
     checks = pd.DataFrame(
         {
-            lab["check"]: [c.rule for c in diagnostics.checks],
+            lab["check"]: [rule_text(c, lang) for c in diagnostics.checks],
             lab["value"]: [f"{c.value:.3g}" for c in diagnostics.checks],
             lab["threshold"]: [f"{c.threshold:.3g}" for c in diagnostics.checks],
             lab["result"]: [lab["pass"] if c.passed else lab["fail"] for c in diagnostics.checks],
         }
     )
-    verdict = lab["passed"] if diagnostics.passed else f"{lab['withheld']}: {diagnostics.reason()}"
+    verdict = (
+        lab["passed"] if diagnostics.passed else f"{lab['withheld']}: {diagnostics.reason(lang)}"
+    )
     footer = " / ".join([verdict, *notes, *diagnostics.warnings])
     return Summary(tuple(header), table, checks, footer)
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.causal.diagnostics import Diagnostics
+from analysis.causal.diagnostics import Diagnostics, rule_text
 from analysis.causal.multiplicity import adjust_pvalues
 
 FRAME_COLUMNS = (
@@ -235,7 +235,7 @@ class EffectResult:
         )
         checks = pd.DataFrame(
             {
-                lab["check"]: [c.rule for c in self.diagnostics.checks],
+                lab["check"]: [rule_text(c, lang) for c in self.diagnostics.checks],
                 lab["value"]: [f"{c.value:.3g}" for c in self.diagnostics.checks],
                 lab["threshold"]: [f"{c.threshold:.3g}" for c in self.diagnostics.checks],
                 lab["result"]: [
@@ -243,7 +243,9 @@ class EffectResult:
                 ],
             }
         )
-        footer = lab["passed"] if self.passed else f"{lab['withheld']}: {self.diagnostics.reason()}"
+        footer = (
+            lab["passed"] if self.passed else f"{lab['withheld']}: {self.diagnostics.reason(lang)}"
+        )
         return Summary(header, table, checks, footer)
 
     def plot(self, ax=None):

@@ -133,15 +133,17 @@ def roi_numbers(attempts, participants: dict, *, budget_yen: float = BUDGET_YEN,
     """
     parts = {p: int(n) for p, n in participants.items() if n > 0}
     alloc = allocate_budget(budget_yen, parts).set_index("program")
-    savings, lows, highs, annual, reasons = 0.0, 0.0, 0.0, 0.0, []
+    savings, lows, highs, annual, reasons, reasons_ja = 0.0, 0.0, 0.0, 0.0, [], []
     for program, n in parts.items():
         a = next((x for x in attempts if x.program == program and x.method == "aipw"
                   and x.outcome.name == "cost_total_12m"), None)  # fmt: skip
         if a is None or a.result is None:
             reasons.append(f"{program}: {a.error if a else 'no cost estimate'}")
+            reasons_ja.append(f"{program}: {a.reason_ja if a else '医療費の推定値なし'}")
             continue
         if not a.passed:
             reasons.append(f"{program}: {a.reason}")
+            reasons_ja.append(f"{program}: {a.reason_ja}")
         r = a.result
         ev = evaluate_roi(r.estimate, r.ci_low, r.ci_high, program=program, participants=n,
                           cost_per_participant=float(alloc.loc[program, "cost_per_participant"]),
@@ -165,6 +167,7 @@ def roi_numbers(attempts, participants: dict, *, budget_yen: float = BUDGET_YEN,
         "horizon_years": 1,
         "passed": not reasons,
         "reason": "; ".join(reasons),
+        "reason_ja": "; ".join(reasons_ja),
     }
 
 

@@ -32,7 +32,7 @@ SENSITIVITY_METHODS = ("regression", "ipw", "matching", "dml")
 EFFECT_COLUMNS = [
     "program", "outcome", "label_ja", "label_en", "unit_ja", "unit_en", "method",
     "estimand", "estimate", "ci_low", "ci_high", "p_value", "n_treated", "n_control",
-    "passed", "reason", "headline",
+    "passed", "reason", "reason_ja", "headline",
 ]  # fmt: skip
 
 PROGRAM_JA = {"vitality": "Vitality（運動）", "mystar": "Mystar（伴走支援）"}
@@ -102,6 +102,13 @@ class Attempt:
             return self.error
         return self.result.diagnostics.reason()
 
+    @property
+    def reason_ja(self) -> str:
+        """The reason in Japanese (estimator errors keep their English text after a label)."""
+        if self.result is None:
+            return f"推定できませんでした: {self.error}" if self.error else ""
+        return self.result.diagnostics.reason("ja")
+
     def to_row(self) -> dict:
         """One row of the effects table (:data:`EFFECT_COLUMNS`)."""
         r = self.result
@@ -118,6 +125,7 @@ class Attempt:
             "headline": bool(self.headline),
             "passed": self.passed,
             "reason": self.reason,
+            "reason_ja": self.reason_ja,
         }
         if r is None:
             row.update(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
