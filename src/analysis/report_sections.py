@@ -256,7 +256,7 @@ def _yoy(w: _Writer) -> str:
         a, b = now[key], before[key]
         is_count = key.startswith(("n_", "program_n_"))
         hide = is_count and w.small_group(a, b)
-        outcome = key.split(":")[-1]
+        outcome = key.split(":", 1)[-1]  # "effect:<program>:<name>" -> "<program>:<name>"
         label = w.s(f"yoy.{key.split(':')[0]}", outcome=labels.get(outcome, outcome))
         if is_count:
             shown = [w.count(b), w.count(a)]
