@@ -76,7 +76,8 @@ def key_figures(run_dir: str | os.PathLike) -> dict[str, float | None]:
     if art.has_artifact(run_dir, "03_effect_exercise", "participation"):
         part = art.load_table(run_dir, "03_effect_exercise", "participation")
         for col in ("n_offered", "n_enrolled"):
-            vals = pd.to_numeric(part[col], errors="coerce")
+            # published counts are text ("3,939", "<10", "x"); hidden ones make the sum unknown
+            vals = pd.to_numeric(part[col].astype(str).str.replace(",", ""), errors="coerce")
             out[f"program_{col}"] = None if vals.isna().any() else float(vals.sum())
     for step in ("03_effect_exercise", "04_effect_costs"):
         if art.has_artifact(run_dir, step, "effects"):

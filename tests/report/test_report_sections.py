@@ -230,3 +230,16 @@ def test_verify_command_is_relative(run_dir, sections):
 def test_table1_small_count_prefix_is_hidden(sections):
     row = next(line for line in sections["en"][3].splitlines() if line.startswith("| Smokers |"))
     assert "\\<10" in row and "1.7%" not in row
+
+
+def test_key_figures_read_published_counts_with_separators_and_marks(tmp_path):
+    from analysis import artifacts as art
+    from analysis.report_runs import key_figures
+
+    run = tmp_path / "FY2023" / "r1"
+    part = pd.DataFrame({"program_ja": ["運動", "伴走"], "program_en": ["V", "M"],
+                         "n_offered": ["3,939", "676"], "n_enrolled": ["54", "<10"]})  # fmt: skip
+    art.save_table(part, run, "03_effect_exercise", "participation")
+    fig = key_figures(run)
+    assert fig["program_n_offered"] == 3939 + 676
+    assert fig["program_n_enrolled"] is None  # a hidden count makes the total unknown
