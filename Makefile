@@ -23,9 +23,8 @@ $(STAMP): uv.lock pyproject.toml
 
 env: $(STAMP) ## create or update .venv from the lock file
 
-report: $(STAMP) ## the main job: synthetic city (first time) -> validate -> FY run -> report
+report: $(STAMP) ## the main job: synthetic city (first time) -> FY run (validates) -> report
 	test -f $(DATA)/dataset.json || $(BIN)/mvm-eval simulate --out $(DATA)
-	$(BIN)/mvm-eval validate $(DATA)
 	run_dir=$$($(BIN)/mvm-eval run --data $(DATA) --fiscal-year $(YEAR) --lang $(LANG_) | tail -n 1) && \
 	$(BIN)/mvm-eval report "$$run_dir" && \
 	echo "report written to $$run_dir/report/ (verify with: $(BIN)/mvm-eval verify $$run_dir)"

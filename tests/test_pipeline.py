@@ -182,3 +182,37 @@ def test_runs_never_overwrite_and_bad_settings_are_named(tmp_path, dataset, good
         )
     with pytest.raises(UserError, match="--data"):
         pipeline.run_pipeline(pipeline.RunSettings(dataset=str(tmp_path), fiscal_year=2023), **kw)
+
+
+def test_a_dataset_that_breaks_the_contract_is_refused_before_running(tmp_path, good_run):
+    from analysis.errors import ValidationFailed
+
+    bad = tmp_path / "bad"
+    with DatasetWriter(bad, {"name": "bad", "source": "test"}) as w:
+        w.write(
+            "enrollment",
+            pd.DataFrame(
+                {
+                    "person_id": ["p1"],
+                    "household_id": ["h1"],
+                    "sex": ["X"],
+                    "birth_date": pd.to_datetime(["1960-05-01"]),
+                    "enroll_start": pd.to_datetime(["2019-04-01"]),
+                    "enroll_end": pd.to_datetime([None]),
+                    "death_date": pd.to_datetime([None]),
+                    "exit_reason": [None],
+                }
+            ),
+        )
+        for t in ("checkups", "claims", "claim_diagnoses"):
+            w.write(t, arrow_schema(t).empty_table().to_pandas())
+    settings = pipeline.RunSettings(dataset=str(bad), fiscal_year=2023)
+    with pytest.raises(ValidationFailed, match="enrollment"):
+        pipeline.run_pipeline(
+            settings,
+            runs_dir=tmp_path / "runs",
+            notebooks=[good_run[2]],
+            report_notebook=None,
+            progress=False,
+        )
+    assert not (tmp_path / "runs").exists()

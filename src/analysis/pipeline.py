@@ -153,9 +153,13 @@ def run_pipeline(
     Raises
     ------
     UserError
-        Bad settings, an existing run directory, or a failing notebook (``NotebookFailed``).
+        Bad settings, a dataset that breaks the table contract (``ValidationFailed``), an
+        existing run directory, or a failing notebook (``NotebookFailed``).
     """
     settings.check()
+    from analysis.data.validation import ensure_valid
+
+    ensure_valid(settings.dataset)  # once per run; the notebooks connect with validate=False
     notebooks = step_notebooks() if notebooks is None else notebooks
     if not notebooks:
         raise UserError("no step notebooks found; expected notebooks/01_cohort.ipynb …")
