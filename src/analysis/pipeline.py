@@ -57,6 +57,8 @@ def _execute(
 ) -> None:
     import papermill as pm
 
+    from analysis.kernels import IPCKernelManager
+
     try:
         pm.execute_notebook(
             str(nb_in),
@@ -67,6 +69,7 @@ def _execute(
             progress_bar=progress,
             log_output=False,
             request_save_on_cell_execute=True,
+            kernel_manager_class=IPCKernelManager,
         )
     except pm.PapermillExecutionError as e:
         raise NotebookFailed(

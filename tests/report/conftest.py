@@ -331,6 +331,7 @@ def executed_run(run_dir) -> Path:
     import papermill
 
     from analysis.config import REPORTS_DIR
+    from analysis.kernels import IPCKernelManager
 
     out = run_dir / "report" / "annual_report.ipynb"
     out.parent.mkdir(exist_ok=True)
@@ -338,6 +339,7 @@ def executed_run(run_dir) -> Path:
         str(REPORTS_DIR / "annual_report.ipynb"), str(out),
         parameters={"run_dir": str(run_dir), "lang": "ja"},
         kernel_name="python3", progress_bar=False, cwd=str(run_dir),
+        kernel_manager_class=IPCKernelManager,
     )  # fmt: skip
     return run_dir
 
