@@ -31,4 +31,3 @@ class IPCKernelManager(AsyncKernelManager):
             return "127.0.0.1"
         # Short on purpose: Unix socket paths are limited to about 100 bytes.
         return os.path.join(tempfile.gettempdir(), f"mvm-kernel-{uuid.uuid4().hex[:16]}")
-

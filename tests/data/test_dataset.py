@@ -8,14 +8,18 @@ from analysis.data.contract import TABLES, arrow_schema
 
 
 def _enrollment():
-    return pd.DataFrame({
-        "person_id": ["p1", "p2"], "household_id": ["h1", "h1"], "sex": ["M", "F"],
-        "birth_date": pd.to_datetime(["1955-04-01", "1960-01-31"]),
-        "enroll_start": pd.to_datetime(["2019-04-01", "2019-04-01"]),
-        "enroll_end": pd.to_datetime([None, "2022-03-31"]),
-        "death_date": pd.to_datetime([None, None]),
-        "exit_reason": [None, "moved"],
-    })
+    return pd.DataFrame(
+        {
+            "person_id": ["p1", "p2"],
+            "household_id": ["h1", "h1"],
+            "sex": ["M", "F"],
+            "birth_date": pd.to_datetime(["1955-04-01", "1960-01-31"]),
+            "enroll_start": pd.to_datetime(["2019-04-01", "2019-04-01"]),
+            "enroll_end": pd.to_datetime([None, "2022-03-31"]),
+            "death_date": pd.to_datetime([None, None]),
+            "exit_reason": [None, "moved"],
+        }
+    )
 
 
 def _empty(name):
@@ -34,8 +38,13 @@ def test_round_trip_rows_and_hashes(tmp_path):
     _write(tmp_path / "ds")
     ds = load_dataset(tmp_path / "ds")
     assert ds.meta["rows"]["enrollment"] == 2
-    assert set(ds.meta["files"]) == {"enrollment.parquet", "checkups.parquet", "claims.parquet",
-                                     "claim_diagnoses.parquet", "truth.json"}
+    assert set(ds.meta["files"]) == {
+        "enrollment.parquet",
+        "checkups.parquet",
+        "claims.parquet",
+        "claim_diagnoses.parquet",
+        "truth.json",
+    }
     assert ds.verify_hashes() == []
     pd.testing.assert_series_equal(ds.enrollment["sex"], _enrollment()["sex"])
     assert ds.tables == ["enrollment", "checkups", "claims", "claim_diagnoses"]

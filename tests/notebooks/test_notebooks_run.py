@@ -19,7 +19,7 @@ from analysis.report_contract import REPORT_ARTIFACTS
 POPULATION, SEED, UPTAKE = 6000, 7, 25.0
 """A small town with a raised program uptake, so the effect notebooks have people."""
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebook-run")]
 
 
 @pytest.fixture(scope="module")

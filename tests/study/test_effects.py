@@ -38,6 +38,10 @@ def _frame(n: int, n_treated: int | None = None, seed: int = 3) -> pd.DataFrame:
             "walking_habit": g.random(n) < 0.5,
             "bp_med": g.random(n) < 0.3,
             "glucose_med": g.random(n) < 0.1,
+            "cm_cancer": g.random(n) < 0.05,
+            "cm_mental": g.random(n) < 0.05,
+            "cm_cardiovascular": g.random(n) < 0.05,
+            "cm_ckd": g.random(n) < 0.08,
             "log_cost_total_prior": g.normal(11, 1, n),
         }
     )

@@ -22,9 +22,12 @@ from analysis.seeds import int_seed
 
 COVARIATES = [
     "age_years", "sex", "bmi", "sbp", "hba1c", "ldl", "smoker", "exercise_habit",
-    "walking_habit", "bp_med", "glucose_med", "log_cost_total_prior",
+    "walking_habit", "bp_med", "glucose_med", "cm_cancer", "cm_mental", "cm_cardiovascular",
+    "cm_ckd", "log_cost_total_prior",
 ]  # fmt: skip
-"""Baseline confounders of every program-effect estimate (pre-declared)."""
+"""Baseline confounders of every program-effect estimate (pre-declared): demographics, the
+latest checkup's values, answers and medication, claims-based comorbidities that drive
+costs (cancer, mental disorders, cardiovascular disease, CKD) and prior costs."""
 
 SENSITIVITY_METHODS = ("regression", "ipw", "matching", "dml")
 """Estimators run beside the primary ``aipw`` as a sensitivity analysis."""

@@ -182,8 +182,9 @@ def test_mystar_hazard_ratio_in_truth_risk(runs):
 
 
 def test_naive_comparison_is_biased_even_without_effects(runs):
-    """Motivation drives both uptake and habits: with every effect off, participants still
-    look better than non-participants (the bias adjusted estimators must remove)."""
+    """The recorded exercise habit drives uptake and persists: with every effect off,
+    participants still look better than non-participants (the bias adjusted estimators
+    must remove)."""
     _, _, off, _ = runs
     o = off.program_offers
     o = o[o["program"] == "vitality"][["person_id", "fiscal_year"]]

@@ -83,6 +83,7 @@ def simulate_chunk(
     uptake: float,
     effects: Effects,
     event_days: np.ndarray,
+    hidden_confounding: float = 0.0,
 ) -> ChunkResult:
     """Simulate the residents of one chunk (see the module docstring)."""
     years = list(range(first_fy, last_fy + 1))
@@ -120,7 +121,8 @@ def simulate_chunk(
     attended_last = burn["attended_last"]
     # Offers use checkups of the output window only (the score must be reproducible).
     last_exam_t = np.full(n, -99, dtype=np.int64)
-    last_ex_habit = np.zeros(n, dtype=bool)
+    # Answers and medication at the latest checkup: what uptake depends on (pg.SELECTION).
+    last_seen = {k: np.zeros(n, dtype=bool) for k in pg.SELECTION}
     in_window = np.zeros((n, t_n), dtype=bool)
     exams = []
 
@@ -197,8 +199,9 @@ def simulate_chunk(
                 age=age_offer,
                 male=people.male,
                 u=people.u,
-                exercise_last=last_ex_habit,
+                last_checkup=last_seen,
                 uptake=uptake,
+                hidden_confounding=hidden_confounding,
                 effects=effects,
                 years_left=t_n - 1 - t,
             )
@@ -221,7 +224,8 @@ def simulate_chunk(
             {k: v[idx] for k, v in rec.items()} | {"person": idx, "fy": np.full(len(idx), fy)}
         )
         last_exam_t[att] = t
-        last_ex_habit[att] = rec["exercise_habit"][att]
+        for k, v in last_seen.items():
+            v[att] = rec[k][att]
 
     spell_arrays = spells.frame()
     month_days = month_starts(first_fy, last_fy)
@@ -261,7 +265,7 @@ def simulate_chunk(
         lp=lp,
         log_hr=ps.log_hr,
         in_window=in_window,
-        truth=_chunk_truth(ps, state, claims),
+        truth=_chunk_truth(ps, state, claims, month_days),
     )
 
 
@@ -488,8 +492,11 @@ def _attendance(r, event_days, people, spells, spell_arrays, death_day, ps) -> d
     return {"event": np.concatenate(ev_idx), "person": np.concatenate(who)}
 
 
-def _chunk_truth(ps, state: cl.MonthState, claims: dict) -> dict:
-    """Sums over this chunk's participants that ``truth.json`` turns into realised effects."""
+def _chunk_truth(ps, state: cl.MonthState, claims: dict, month_days: np.ndarray) -> dict:
+    """Sums over this chunk's participants that ``truth.json`` turns into realised effects.
+
+    Cost changes are summed over the whole program cost window and over its first 12
+    months (from the start month), the windows the cohort's cost outcomes use."""
     out: dict = {}
     cf = state.cost_factor[claims["person"], claims["month"]]
     saved = claims["cost"] - claims["cost"] / cf
@@ -505,8 +512,17 @@ def _chunk_truth(ps, state: cl.MonthState, claims: dict) -> dict:
         prog = "vitality" if rec["program"][0] == 0 else "mystar"
         fy = int(rec["fy"][0])
         key = f"{prog}:{fy}"
+        start_m = np.full(state.cost_factor.shape[0], -1, dtype=np.int64)
+        start_m[rec["person"]] = _month_index(month_days, rec["start"])
         sel = np.isin(claims["person"], rec["person"])
-        out[key].update({"n": len(rec["person"]), "cost_change_yen": float(saved[sel].sum())})
+        first12 = sel & (claims["month"] < start_m[claims["person"]] + 12)
+        out[key].update(
+            {
+                "n": len(rec["person"]),
+                "cost_change_yen": float(saved[sel].sum()),
+                "cost_change_yen_12m": float(saved[first12].sum()),
+            }
+        )
         if prog == "mystar":
             out[key]["het_sum"] = float(rec["het"].sum())
     for v in ps.vitality:

@@ -26,7 +26,7 @@ from analysis.data.synthetic.enrollment import REASON_CODES
 from analysis.data.synthetic.truth import TruthAccumulator
 from analysis.seeds import rng
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 CHUNK_RESIDENTS = 50_000
 """Residents per independent chunk for windows of up to six fiscal years (fixed: changing
 it changes the data)."""
@@ -50,7 +50,7 @@ EVENT_THEMES = (
 )
 
 
-def _check_args(population, years, seed, uptake):
+def _check_args(population, years, seed, uptake, hidden_confounding=0.0):
     from analysis.errors import UserError
 
     if isinstance(population, bool) or not isinstance(population, (int, np.integer)):
@@ -69,6 +69,9 @@ def _check_args(population, years, seed, uptake):
         raise UserError(f"seed must be a non-negative integer, got {seed!r}")
     if not isinstance(uptake, (int, float)) or not math.isfinite(uptake) or uptake < 0:
         raise UserError(f"uptake must be a finite number >= 0, got {uptake!r}")
+    hc = hidden_confounding
+    if isinstance(hc, bool) or not isinstance(hc, (int, float)) or not math.isfinite(hc):
+        raise UserError(f"hidden_confounding must be a finite number, got {hc!r}")
     return first, last
 
 
@@ -81,6 +84,7 @@ def simulate(
     replace: bool = False,
     progress: bool = False,
     effects: Effects | None = None,
+    hidden_confounding: float = 0.0,
 ) -> Path:
     """Write a synthetic municipal NHI dataset with planted program effects.
 
@@ -103,6 +107,12 @@ def simulate(
         Show a progress bar.
     effects : Effects, optional
         Planted effect sizes (default ``Effects()``).
+    hidden_confounding : float
+        Log-odds of uptake per SD of the unobserved motivation, which also raises
+        exercise and lowers costs and risks. 0 (the default): uptake depends only on what
+        the data record before the offer (age, sex, checkup answers and medication), so
+        the planted effects are identified by covariate adjustment; > 0 makes every
+        adjusted estimate biased, for sensitivity-analysis studies.
 
     Returns
     -------
@@ -122,7 +132,7 @@ def simulate(
     --------
     >>> path = simulate(population=3000, seed=1, out=tmp / "town")  # doctest: +SKIP
     """
-    first, last = _check_args(population, years, seed, uptake)
+    first, last = _check_args(population, years, seed, uptake, hidden_confounding)
     effects = Effects() if effects is None else effects
     if not isinstance(effects, Effects):
         from analysis.errors import UserError
@@ -143,16 +153,19 @@ def simulate(
             "population": int(population),
             "years": [first, last],
             "uptake": float(uptake),
+            "hidden_confounding": float(hidden_confounding),
             "chunk_residents": size,
         },
         "effects": effects.to_dict(),
     }
-    truth = TruthAccumulator(effects, first, last, uptake)
+    truth = TruthAccumulator(effects, first, last, uptake, hidden_confounding)
     with DatasetWriter(out, meta, replace=replace) as w, _Progress(progress, n_chunks) as bar:
         risk_writer = _RiskWriter(w.extra_path("truth_risk.parquet"))
         w.append("events", _events_frame(events))
         for c, size in enumerate(sizes):
-            res = simulate_chunk(seed, c, size, first, last, uptake, effects, events["day"])
+            res = simulate_chunk(
+                seed, c, size, first, last, uptake, effects, events["day"], hidden_confounding
+            )
             _write_chunk(w, res, len(events["day"]))
             risk_writer.append(res, first)
             truth.add(res)

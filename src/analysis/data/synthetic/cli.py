@@ -45,6 +45,13 @@ def simulate(
     uptake: Annotated[
         float, typer.Option(help="Multiplies the odds of program uptake (1 = Kashima FY2023).")
     ] = 1.0,
+    hidden_confounding: Annotated[
+        float,
+        typer.Option(
+            help="Uptake log-odds per SD of the unobserved motivation (0: participation "
+            "depends only on the recorded baseline, so adjusted estimates are unbiased)."
+        ),
+    ] = 0.0,
     replace: Annotated[bool, typer.Option(help="Overwrite an existing dataset.")] = False,
 ) -> None:
     """Write the synthetic municipality (all contract tables, truth.json, truth_risk.parquet)."""
@@ -60,6 +67,7 @@ def simulate(
         seed=seed,
         out=out,
         uptake=uptake,
+        hidden_confounding=hidden_confounding,
         replace=replace,
         progress=sys.stderr.isatty(),
     )

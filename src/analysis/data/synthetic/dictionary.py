@@ -73,9 +73,15 @@ How it is generated, in order:
    years who never took part. A noisy predicted 5-year risk (`risk_score`) from the
    latest checkup is cut sharply: high tier → Mystar offer, low and middle → Vitality
    offer (so a regression discontinuity at the cutoff is a valid design). Letters are
-   randomised (plain or nudge). Uptake depends on age, sex, exercise habit, the letter
-   and the unobserved motivation, which also lowers costs and risks: naive
-   participant/non-participant comparisons are biased. By default FY2023 has about 64
+   randomised (plain or nudge). Uptake depends on the letter and on what the city
+   records before the offer: age, sex and the latest checkup's exercise habit, walking
+   habit, smoking and blood-pressure and glucose medication (exercisers join far more
+   often, people on medication less often). Those habits persist and medication means
+   higher costs, so naive participant/non-participant comparisons are biased, while
+   participation is ignorable given the recorded baseline: adjusted estimators can
+   recover the planted effects. `--hidden-confounding` (default 0) adds a direct effect
+   of the unobserved motivation on uptake, for studies of unmeasured confounding
+   (`truth.json` → `selection` says which applies). By default FY2023 has about 64
    Vitality and 15 Mystar participants for 70,000 residents, growing later;
    `--uptake` multiplies the odds of taking part.
 7. **Program data.** Vitality: weekly steps from a wearable for {baseline_weeks} weeks before, the

@@ -4,9 +4,17 @@ Each fiscal year from the pilot on, enrollees aged 40-74 with a checkup in the l
 fiscal years are scored by a noisy "predicted 5-year risk" (the Myscope score) computed
 from their latest checkup. A sharp cutoff splits them: high tier → Mystar offer, low and
 middle tiers → Vitality offer. Letters are randomised between a plain and a nudge variant.
-Uptake depends on age, sex, exercise habit, the letter and the unobserved motivation
-``u``, which also lowers costs and risks, so naive participant/non-participant
-comparisons are biased. People who took part once are not invited again.
+Uptake depends on the letter and on what the city records before the offer: age, sex and
+the answers and medication at the latest checkup (exercise and walking habits, smoking,
+blood-pressure and glucose medication; :data:`SELECTION`). People who exercise already
+join far more often and people on medication less often, so naive participant /
+non-participant comparisons are biased (the habit persists; medication means higher
+costs), while estimators that adjust for the recorded baseline are not: participation is
+ignorable given those covariates, which is what makes the planted effects recoverable.
+``hidden_confounding`` (default 0) adds a direct effect of the unobserved motivation
+``u`` (which also raises exercise and lowers costs and risks) for studies of what
+unmeasured confounding does to the estimators and their sensitivity analyses. People who
+took part once are not invited again.
 """
 
 from __future__ import annotations
@@ -47,9 +55,17 @@ def offer_day(fy: int) -> int:
 
 # Uptake logits (calibrated so the default city has about 64 Vitality and 15 Mystar
 # participants in FY2023, calibration.md §0) and their yearly growth after FY2023.
-UPTAKE_BASE = {"vitality": -5.28, "mystar": -5.21}
+UPTAKE_BASE = {"vitality": -5.45, "mystar": -4.99}
 UPTAKE_GROWTH_PER_YEAR = 0.35
-UPTAKE_MOTIVATION = 0.7
+SELECTION = {
+    "exercise_habit": 1.4,
+    "walking_habit": 0.4,
+    "smoker": -0.5,
+    "bp_med": -0.4,
+    "glucose_med": -0.4,
+}
+"""Uptake log-odds of each answer / medication at the latest checkup (besides age: +0.02
+a year, and women: +0.25)."""
 
 VITALITY_WEEKS = 12
 MYSTAR_DAYS = 182
@@ -108,10 +124,11 @@ def offer_year(
     age: np.ndarray,
     male: np.ndarray,
     u: np.ndarray,
-    exercise_last: np.ndarray,
+    last_checkup: dict[str, np.ndarray],
     uptake: float,
     effects: Effects,
     years_left: int,
+    hidden_confounding: float = 0.0,
 ) -> None:
     """Send the letters of fiscal year ``fy`` and record uptake and planted effects.
 
@@ -123,10 +140,14 @@ def offer_year(
     lp_last : float array
         Log severe-event hazard at the latest checkup, without the motivation term (the
         score adds noise).
-    exercise_last : bool array
-        Exercise habit at the latest checkup.
+    u : float array
+        Latent motivation; acts on uptake only through ``hidden_confounding``.
+    last_checkup : dict of bool arrays
+        The :data:`SELECTION` items at the latest checkup.
     years_left : int
         Fiscal years remaining in the window after ``fy``.
+    hidden_confounding : float
+        Uptake log-odds per SD of ``u`` (0: uptake is ignorable given the record).
     """
     n = ps.n
     share = 1.0 if fy >= SCALE_FROM else PILOT_YEARS.get(fy, 0.0)
@@ -153,8 +174,8 @@ def offer_year(
     logit = (
         np.where(mystar, UPTAKE_BASE["mystar"], UPTAKE_BASE["vitality"])
         + growth
-        + UPTAKE_MOTIVATION * u
-        + 0.5 * exercise_last
+        + sum(coef * last_checkup[k] for k, coef in SELECTION.items())
+        + hidden_confounding * u
         + 0.02 * (age - 60)
         + 0.25 * ~male
         + np.log(effects.letter_nudge_uptake_or) * nudge
@@ -180,7 +201,7 @@ def offer_year(
     monday0 = letter_day + (-(letter_day + 3)) % 7  # day 0 (1970-01-01) was a Thursday
     start = monday0 + 7 * (3 + np.floor(r_start * 6)).astype(np.int64)
     # Usual steps/day before the program (calibration.md §1d: about 5,000-7,000 at these ages).
-    baseline = 6300.0 - 60.0 * (age - 60) + 700.0 * u + 900.0 * exercise_last
+    baseline = 6300.0 - 60.0 * (age - 60) + 700.0 * u + 900.0 * last_checkup["exercise_habit"]
     keep_v = 1.0 / (1.0 + np.exp(-(KEEP_LOGIT["vitality"] + 0.5 * u)))
     keep_m = 1.0 / (1.0 + np.exp(-(KEEP_LOGIT["mystar"] + 0.5 * u)))
     _vitality(

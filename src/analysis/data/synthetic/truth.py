@@ -8,14 +8,23 @@ generator applied (the average treatment effect on the treated, ATT, by construc
 from __future__ import annotations
 
 from analysis.data.synthetic.effects import DEFINITIONS, Effects
+from analysis.data.synthetic.programs import SELECTION
 
 
 class TruthAccumulator:
     """Adds up per-chunk sums and turns them into ``truth.json``."""
 
-    def __init__(self, effects: Effects, first_fy: int, last_fy: int, uptake: float):
+    def __init__(
+        self,
+        effects: Effects,
+        first_fy: int,
+        last_fy: int,
+        uptake: float,
+        hidden_confounding: float = 0.0,
+    ):
         self.effects = effects
         self.first_fy, self.last_fy, self.uptake = first_fy, last_fy, uptake
+        self.hidden_confounding = hidden_confounding
         self.sums: dict[str, dict[str, float]] = {}
 
     def add(self, res) -> None:
@@ -44,6 +53,9 @@ class TruthAccumulator:
                 },
                 "cost_change_yen_total": round(cost),
                 "cost_change_yen_per_participant": round(cost / n, 1) if n else None,
+                "cost_change_yen_per_participant_12m": (
+                    round(s.get("cost_change_yen_12m", 0.0) / n, 1) if n else None
+                ),
             }
             if prog == "vitality":
                 r["steps_during_att"] = _mean(s.get("steps_effect_sum", 0.0), n)
@@ -73,6 +85,13 @@ class TruthAccumulator:
             "fiscal year (ATT), computed from the individual effect terms.",
             "years": [self.first_fy, self.last_fy],
             "uptake_multiplier": self.uptake,
+            "selection": {
+                "recorded": "uptake depends on age, sex and the latest checkup's exercise "
+                "habit, walking habit, smoking, blood-pressure and glucose medication",
+                "log_odds": dict(SELECTION),
+                "hidden_confounding": self.hidden_confounding,
+                "ignorable_given_recorded": self.hidden_confounding == 0,
+            },
             "planted": planted,
             "realised": realised,
         }
