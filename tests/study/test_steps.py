@@ -130,3 +130,34 @@ def test_risk_model_years_need_earlier_data():
             model_years(2023, Con())
     finally:
         engine.claim_month_range = real
+
+
+def test_targeting_artifacts_include_the_uplift_curve_when_computed(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sub = pd.DataFrame({"subgroup_ja": ["a"], "subgroup_en": ["A"], "estimate": [0.1],
+                        "ci_low": [0.0], "ci_high": [0.2], "passed": [True]})  # fmt: skip
+    gain = pd.DataFrame({"rule": ["cate", "risk", "cate_minus_risk"],
+                         "expected_gain": [5.0, 3.0, 2.0], "ci_low": [1.0, 0.5, -1.0],
+                         "ci_high": [9.0, 5.5, 5.0]})  # fmt: skip
+    curve = pd.DataFrame({"share": [0.0, 0.5, 1.0], "gain": [0.0, 4.0, 5.0],
+                          "random": [0.0, 2.5, 5.0]})  # fmt: skip
+    curve.attrs["qini"] = 0.5
+    fig = plt.figure()
+    advice = {"text_ja": "x", "text_en": "x"}
+    kw = dict(subgroup_table=sub, forest_figure=fig, advice=advice)
+    plain = {p.name for p in targeting.save_results(tmp_path / "a", 2023, **kw)}
+    full = {p.name for p in targeting.save_results(
+        tmp_path / "b", 2023, **kw, rule=targeting.OfferRule(gain, curve, 10), uplift_figure=fig
+    )}  # fmt: skip
+    assert full - plain == {"offer_rule_gain.parquet", "uplift_curve.parquet", "qini.png"}
+    saved = pd.read_parquet(tmp_path / "b" / "artifacts" / "05_targeting" / "uplift_curve.parquet")
+    assert (saved["qini"] == 0.5).all() and len(saved) == 3
+    failed = targeting.OfferRule(None, None, 10, "too few treated")
+    assert {
+        p.name for p in targeting.save_results(tmp_path / "c", 2023, **kw, rule=failed)
+    } == plain
+    plt.close(fig)

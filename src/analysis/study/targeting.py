@@ -188,13 +188,42 @@ def recommendation(rule: OfferRule, subgroup_table: pd.DataFrame) -> dict[str, s
     return {"text_ja": ja, "text_en": en}
 
 
-def save_results(run_dir, fiscal_year: int, *, subgroup_table, forest_figure, advice) -> list:
-    """Write the step-05 artifacts the report reads (``REPORT_ARTIFACTS``)."""
+def save_results(
+    run_dir, fiscal_year: int, *, subgroup_table, forest_figure, advice, rule=None,
+    uplift_figure=None,
+) -> list:  # fmt: skip
+    """Write the step-05 artifacts: those the report reads (``REPORT_ARTIFACTS``) and,
+    when given, the targeting comparison (``offer_rule_gain`` table, the uplift curve as
+    ``uplift_curve`` table with its Qini coefficient, and the ``qini`` figure)."""
     from analysis import artifacts as art
     from analysis.study.cohort_step import period_text
 
     step, period = "05_targeting", period_text(fiscal_year)
-    return [
+    extra = []
+    if rule is not None and rule.gain is not None:
+        extra.append(art.save_table(
+            rule.gain, run_dir, step, "offer_rule_gain",
+            caption={"ja": f"定員{rule.capacity}人を効果予測順とリスク順で案内した場合の期待改善数",
+                     "en": f"Expected gain of offering {rule.capacity} places by predicted "
+                           "benefit versus by risk"},
+            period=period,
+        ))  # fmt: skip
+    if rule is not None and rule.uplift is not None:
+        curve = rule.uplift.assign(qini=float(rule.uplift.attrs.get("qini", np.nan)))
+        extra.append(art.save_table(
+            curve, run_dir, step, "uplift_curve",
+            caption={"ja": "アップリフト（Qini）曲線", "en": "Uplift (Qini) curve"},
+            period=period,
+        ))  # fmt: skip
+    if uplift_figure is not None:
+        extra.append(art.save_figure(
+            uplift_figure, run_dir, step, "qini",
+            caption={"ja": "効果予測順に案内した場合のアップリフト（Qini）曲線",
+                     "en": "Uplift (Qini) curve of offering by predicted benefit"},
+            alt={"ja": "案内割合ごとの累積改善数（効果予測順と無作為）",
+                 "en": "Cumulative gain by share offered, by predicted benefit and at random"},
+        ))  # fmt: skip
+    return extra + [
         art.save_table(subgroup_table, run_dir, step, "subgroups",
                        caption={"ja": "サブグループ別の運動習慣への効果",
                                 "en": "Effects on exercise habit by subgroup"},
