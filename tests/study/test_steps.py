@@ -161,3 +161,17 @@ def test_targeting_artifacts_include_the_uplift_curve_when_computed(tmp_path):
         p.name for p in targeting.save_results(tmp_path / "c", 2023, **kw, rule=failed)
     } == plain
     plt.close(fig)
+
+
+def test_cost_windows_are_standardised_by_observed_months():
+    from analysis.study.costs import standardised_costs
+
+    df = pd.DataFrame({"cost_total_12m": [1200.0, 600.0, 0.0, 50.0],
+                       "observed_months_12m": [12, 6, 12, 0],
+                       "cost_total_24m": [2400.0, 600.0, 0.0, 50.0],
+                       "observed_months_24m": [20, 6, 24, 0]})  # fmt: skip
+    out = standardised_costs(df)
+    assert out["cost_total_12m"].tolist()[:3] == [1200.0, 1200.0, 0.0]
+    assert out["cost_total_24m"].tolist()[:3] == [2880.0, 2400.0, 0.0]
+    assert out[["cost_total_12m", "cost_total_24m"]].iloc[3].isna().all()  # nothing observed
+    assert df["cost_total_12m"].tolist() == [1200.0, 600.0, 0.0, 50.0]  # input kept

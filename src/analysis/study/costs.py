@@ -30,6 +30,7 @@ COST_OUTCOMES = (
     Outcome("cost_total_24m", "24か月の医療費", "Medical cost, 24 months", "円", "yen",
             "two_part"),
 )  # fmt: skip
+"""Cost outcomes, standardised to the whole window (see :func:`standardised_costs`)."""
 COST_METHODS = ("aipw", "regression", "ipw")
 EVENT_WINDOW = (-12, 11)
 """Months relative to the index month in the event study."""
@@ -42,14 +43,42 @@ OTHER_CITY_POPULATION = 150_000
 """Population of the city used for the budget-impact illustration."""
 
 
+def standardised_costs(df: pd.DataFrame) -> pd.DataFrame:
+    """Cost outcomes scaled to their whole window by the months actually observed.
+
+    A ``w``-month window is cut short when the person leaves NHI (75th birthday, moving,
+    employee insurance), dies, or when it runs past the end of the data; a window
+    starting later (participants start weeks after the offer date of non-participants)
+    is cut shorter by the data end. Raw sums would then differ between the groups for
+    reasons that have nothing to do with the program. ``cost_total_{w}m`` becomes
+    ``cost_total_{w}m * w / observed_months_{w}m`` (cost per observed month times the
+    window); people with no observed month get a missing value and are left out of that
+    outcome. Returns a copy; columns without their ``observed_months`` are unchanged.
+    """
+    out = df.copy()
+    for o in COST_OUTCOMES:
+        months = f"observed_months_{o.name.rsplit('_', 1)[1]}"
+        if o.name not in out.columns or months not in out.columns:
+            continue
+        w = int(o.name.rsplit("_", 1)[1].removesuffix("m"))
+        obs = out[months].astype(float)
+        out[o.name] = (out[o.name].astype(float) * w / obs).where(obs > 0)
+    return out
+
+
 def program_effects(cohorts: dict, *, seed: int) -> list:
-    """AIPW / regression / IPW effects on health markers and costs, per program."""
+    """AIPW / regression / IPW effects on health markers and costs, per program.
+
+    Cost outcomes are standardised to their whole window (:func:`standardised_costs`)."""
     from analysis.study.effects import analysis_frame
 
     out = []
     outcomes = (*HEALTH_OUTCOMES, *COST_OUTCOMES)
+    months = [f"observed_months_{o.name.rsplit('_', 1)[1]}" for o in COST_OUTCOMES]
     for program in ("mystar", "vitality"):
-        df = analysis_frame(cohorts[program], [o.name for o in outcomes])
+        df = standardised_costs(
+            analysis_frame(cohorts[program], [*(o.name for o in outcomes), *months])
+        )
         for o in outcomes:
             out += run_methods(df, program=program, outcome=o, methods=COST_METHODS, seed=seed,
                                headline_method="aipw" if o.name.startswith("cost_total_12")
