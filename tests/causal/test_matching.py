@@ -11,7 +11,7 @@ from analysis.causal.plasmode import simulate_confounded
 
 SE_RATIO_RANGE = (0.75, 1.35)
 """Mean Abadie-Imbens SE over the Monte Carlo SD of 60 estimates; the SD estimate alone has
-~9% relative error, and the propensity is treated as known (Abadie & Imbens 2016)."""
+~9% relative error."""
 
 
 def cell_frame(seed=0):

@@ -89,3 +89,37 @@ def test_combine_results_adjusts_p_values():
         combine_results(rs, adjust="bonferroni")
     with pytest.raises(ValueError, match="EffectResult"):
         combine_results([pd.DataFrame()])
+
+
+def test_design_results_share_the_display_scaffolding():
+    import matplotlib.pyplot as plt
+
+    from analysis.causal import benchmark as bench
+    from analysis.causal import iv_effect, weighted_cox, weighted_km
+    from analysis.causal.result import DesignEffect, DesignResult
+
+    iv = iv_effect(
+        bench.simulate_letter(1000, 1), instrument="letter", treatment="joined", outcome="steps"
+    )
+    times = bench.simulate_event_times(400, 1)
+    cox = weighted_cox(times, duration="days", event="event", treatment="t")
+    km = weighted_km(times, duration="days", event="event", treatment="t")
+    for r in (iv, cox):
+        assert isinstance(r, DesignEffect)
+        assert r.ci() == (r.ci_low, r.ci_high) and r.passed == r.diagnostics.passed
+        eff = r.as_effect_result()
+        assert (eff.estimate, eff.se, eff.ci(), eff.p_value) == (
+            r.estimate,
+            r.se,
+            r.ci(),
+            r.p_value,
+        )
+        assert eff.diagnostics is r.diagnostics and eff.method == r.method
+    assert isinstance(km, DesignResult) and not isinstance(km, DesignEffect)
+    # default decimals: 2 for the IV result, 3 for the survival results
+    assert str(iv.summary()) == str(iv.summary(decimals=2)) != str(iv.summary(decimals=4))
+    assert str(cox.summary()) == str(cox.summary(decimals=3)) != str(cox.summary(decimals=1))
+    assert str(km.summary(lang="en")) == str(km.summary(decimals=3, lang="en"))
+    ax = iv.plot()
+    assert tuple(ax.figure.get_size_inches()) == (5, 2.5)
+    plt.close(ax.figure)

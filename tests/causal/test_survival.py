@@ -12,6 +12,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 
+from analysis.causal.benchmark import SURV_HR, SURV_RATE, simulate_event_times
 from analysis.causal.survival import (
     km_steps,
     rmst,
@@ -19,9 +20,8 @@ from analysis.causal.survival import (
     weighted_cox,
     weighted_km,
 )
-from analysis.seeds import rng
 
-LAMBDA_CONTROL, HAZARD_RATIO = 0.10, 0.6
+LAMBDA_CONTROL, HAZARD_RATIO = SURV_RATE, SURV_HR
 # With 4,000 people and about 2,000 events, log(HR) has an SE of about 0.05.
 LOG_HR_TOL = 0.12
 # RMST(tau=8) per arm from 4,000 people has an SE of about 0.1.
@@ -54,28 +54,8 @@ def _ten_people() -> pd.DataFrame:
 
 
 def _confounded(n: int, seed: int, hr: float = HAZARD_RATIO) -> pd.DataFrame:
-    """Frailty-driven confounding with a known marginal hazard ratio.
-
-    Potential event times share one uniform draw U: T(0) ~ Exp(0.10), T(1) ~ Exp(0.10 hr),
-    so the marginal (population) hazard ratio is exactly ``hr``. Frail people (small U)
-    have a high ``risk`` score and take part more often, so the naive comparison is biased;
-    treatment depends on ``risk`` only, so weighting on it removes the bias.
-    """
-    g = rng(seed, "survival-test")
-    u = g.uniform(size=n)
-    risk = -np.log(u) + g.normal(0, 0.3, n)  # observed proxy of frailty
-    t = (g.uniform(size=n) < 1 / (1 + np.exp(-(risk - 1.0) * 1.5))).astype(int)
-    lam = np.where(t == 1, LAMBDA_CONTROL * hr, LAMBDA_CONTROL)
-    time = -np.log(u) / lam
-    censor = g.uniform(5, 30, n)
-    return pd.DataFrame(
-        {
-            "days": np.minimum(time, censor),
-            "event": (time <= censor).astype(int),
-            "t": t,
-            "risk": risk,
-        }
-    )
+    """Frailty-confounded event times with a known marginal hazard ratio (the bench design)."""
+    return simulate_event_times(n, seed, hr=hr)
 
 
 def test_unweighted_km_equals_hand_table():

@@ -37,14 +37,8 @@ import pandas as pd
 from scipy import stats
 
 from analysis.causal.diagnostics import Check, Diagnostics
-from analysis.causal.iv import (
-    build_summary,
-    check_alpha,
-    covariate_matrix,
-    numeric_column,
-    plot_labels,
-)
-from analysis.causal.result import EffectResult, Summary
+from analysis.causal.iv import check_alpha, covariate_matrix, numeric_column
+from analysis.causal.result import DesignEffect
 from analysis.seeds import rng
 
 PRETREND_ALPHA = 0.05
@@ -354,7 +348,7 @@ def _aggregate(
 
 # ----------------------------------------------------------------------------- result
 @dataclass(frozen=True, repr=False)
-class DidResult:
+class DidResult(DesignEffect):
     """Callaway & Sant'Anna DiD: overall ATT, event study and group-time effects.
 
     Attributes
@@ -397,6 +391,7 @@ class DidResult:
     estimand: str = "ATT"
     n_bootstrap: int = 0
     info: dict = field(default_factory=dict, compare=False)
+    _figsize = (7, 3.5)
 
     def __repr__(self) -> str:
         return (
@@ -426,46 +421,37 @@ class DidResult:
         first = ["term", "event_time", "estimate", "se", "ci_low", "ci_high", "p_value"]
         return out[first + [c for c in out.columns if c not in first]]
 
-    def summary(self, decimals: int = 2, lang: str = "ja") -> Summary:
-        """Overall ATT and the pre-trend gate."""
-        header = [
+    def _summary_header(self) -> list[tuple[str, str]]:
+        return [
             ("design", "difference-in-differences (Callaway & Sant'Anna, doubly robust)"),
             ("outcome", self.outcome),
             ("control group", self.control_group),
             ("units (treated / never treated)", f"{self.n_treated:,} / {self.n_control:,}"),
         ]
-        table = self.to_frame().drop(columns=["outcome", "method"]).round(decimals)
-        notes = (
+
+    def _summary_table(self, decimals: int) -> pd.DataFrame:
+        return self.to_frame().drop(columns=["outcome", "method"]).round(decimals)
+
+    def _summary_notes(self) -> tuple[str, ...]:
+        return (
             f"pre-trend Wald chi2({self.pretrend_df}) = {self.pretrend_chi2:.2f}, "
             f"p = {self.pretrend_p:.3f}",
         )
-        return build_summary(header, table, self.diagnostics, lang, notes)
 
-    def as_effect_result(self) -> EffectResult:
-        """The overall ATT as an ``EffectResult`` (for ``combine_results`` and the report)."""
-        return EffectResult(
-            estimate=self.estimate,
-            se=self.se,
-            ci_low=self.ci_low,
-            ci_high=self.ci_high,
-            p_value=self.p_value,
-            n_treated=self.n_treated,
-            n_control=self.n_control,
-            method=f"cs_did_{self.method}",
-            estimand=self.estimand,
-            outcome=self.outcome,
-            treatment="program start",
-            diagnostics=self.diagnostics,
-            info={"control_group": self.control_group, "n_bootstrap": self.n_bootstrap},
-        )
+    def _effect_fields(self) -> dict:
+        return {
+            "n_treated": self.n_treated,
+            "n_control": self.n_control,
+            "method": f"cs_did_{self.method}",
+            "estimand": self.estimand,
+            "outcome": self.outcome,
+            "treatment": "program start",
+            "info": {"control_group": self.control_group, "n_bootstrap": self.n_bootstrap},
+        }
 
     def plot(self, ax=None, lang: str = "en"):
         """Event-study plot: estimates, pointwise 95% CIs and the uniform band."""
-        import matplotlib.pyplot as plt
-
-        lab = plot_labels(lang)
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 3.5))
+        ax, lab = self._axes(ax, lang)
         es = self.event_study
         e = es["event_time"].to_numpy()
         if es["band_low"].notna().any():

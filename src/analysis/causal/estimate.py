@@ -38,7 +38,7 @@ _OPTIONS = {
     "regression": set(),
     "ipw": {"propensity_model"},
     "aipw": {"propensity_model", "n_folds", "clip"},
-    "matching": {"propensity_model", "n_neighbors", "bias_correction"},
+    "matching": {"propensity_model", "n_neighbors", "bias_correction", "propensity_adjustment"},
     "dml": {"nuisance", "n_folds"},
     "forest": {"nuisance", "n_folds", "n_estimators", "min_samples_leaf", "max_samples"},
 }
@@ -334,7 +334,7 @@ def estimate_effect(
             info["se_type"] = "cluster_robust" if cluster else "influence_function"
         else:
             se = float(fit.se)
-            info["se_type"] = {"matching": "abadie_imbens"}.get(method, "econml")
+            info["se_type"] = fit.info.get("analytic_se_type", "econml")
         ci = (fit.estimate - Z95 * se, fit.estimate + Z95 * se)
     if se > 0:
         z = fit.estimate / se

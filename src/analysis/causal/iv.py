@@ -10,8 +10,7 @@ When the letter variant (or the offer itself) is randomised, three quantities fo
   sandwich variance. Without covariates it equals the Wald ratio ITT / first stage
   (Imbens & Angrist 1994).
 
-This module also holds the small helpers the design-based estimators share: input checks
-and the summary builder.
+This module also holds the input checks the design-based estimators share.
 
 References
 ----------
@@ -32,8 +31,14 @@ import pandas as pd
 from scipy import stats
 
 from analysis.causal.design import MIN_GROUP_SIZE, encode_covariates
-from analysis.causal.diagnostics import Check, Diagnostics, rule_text
-from analysis.causal.result import LABELS, EffectResult, Summary
+from analysis.causal.diagnostics import Check, Diagnostics
+from analysis.causal.result import (  # noqa: F401  (display helpers re-exported for callers)
+    HEADER_LABELS,
+    PLOT_LABELS,
+    DesignEffect,
+    build_summary,
+    plot_labels,
+)
 
 MIN_FIRST_STAGE_F = 10.0
 """Weak-instrument gate: first-stage F must exceed this (Staiger & Stock 1997)."""
@@ -42,110 +47,6 @@ ESTIMATE_COLUMNS = ["term", "estimate", "se", "ci_low", "ci_high", "p_value"]
 
 
 # ----------------------------------------------------------------------------- shared helpers
-HEADER_LABELS = {
-    "design": ("デザイン", "Design"),
-    "outcome": ("アウトカム", "Outcome"),
-    "n": ("対象者数", "N"),
-    "treatment / instrument": ("介入／操作変数", "Treatment / instrument"),
-    "control group": ("対照群", "Control group"),
-    "units (treated / never treated)": (
-        "対象者数（介入／未介入）",
-        "Units (treated / never treated)",
-    ),
-    "running variable / cutoff": ("割当変数／閾値", "Running variable / cutoff"),
-    "bandwidth h (b)": ("バンド幅 h (b)", "Bandwidth h (b)"),
-    "effective n (left / right)": ("実効対象者数（閾値未満／以上）", "Effective N (below / above)"),
-    "n (treated / control)": ("対象者数（介入／対照）", "N (treated / comparison)"),
-}
-"""Japanese and English names of the header lines of the design-based summaries."""
-
-PLOT_LABELS = {
-    "ja": {
-        "event_time": "開始からの期間",
-        "uniform_band": "同時信頼帯",
-        "pre": "開始前",
-        "post": "開始後",
-        "treated": "介入群",
-        "control": "対照群",
-        "survival": "イベント発生なしの割合",
-        "itt": "ITT（案内状）",
-        "late": "LATE（参加）",
-        "first_stage_f": "第1段階F値",
-        "estimate": "推定値",
-    },
-    "en": {
-        "event_time": "periods since program start",
-        "uniform_band": "uniform band",
-        "pre": "pre",
-        "post": "post",
-        "treated": "treated",
-        "control": "control",
-        "survival": "event-free probability",
-        "itt": "ITT (letter)",
-        "late": "LATE (participation)",
-        "first_stage_f": "first-stage F",
-        "estimate": "estimate",
-    },
-}
-"""Axis and legend labels of the design-based plots."""
-
-
-def plot_labels(lang: str) -> dict[str, str]:
-    """Labels for ``lang``; Japanese also registers the Japanese font with matplotlib."""
-    if lang not in PLOT_LABELS:
-        raise ValueError(f"lang must be one of {tuple(PLOT_LABELS)}, got {lang!r}")
-    if lang == "ja":
-        try:
-            from analysis.fonts import configure_matplotlib
-        except ImportError:  # the package's font helper is optional here
-            import matplotlib_fontja  # noqa: F401  (registers IPAexGothic)
-        else:
-            configure_matplotlib()
-    return PLOT_LABELS[lang]
-
-
-def build_summary(
-    header: list[tuple[str, str]],
-    table: pd.DataFrame,
-    diagnostics: Diagnostics,
-    lang: str = "ja",
-    notes: tuple[str, ...] = (),
-) -> Summary:
-    """The package's ``Summary`` display object for a design-based estimate.
-
-    Parameters
-    ----------
-    header : list of (str, str)
-        Labelled header lines (design, outcome, N ...).
-    table : pandas.DataFrame
-        The estimates, already rounded or formatted for display.
-    diagnostics : Diagnostics
-        Its checks become the diagnostics table; failures go into the footer.
-    lang : {"ja", "en"}
-        Label language.
-    notes : tuple of str
-        Extra footer text (bandwidths, warnings).
-    """
-    if lang not in LABELS:
-        raise ValueError(f"lang must be one of {tuple(LABELS)}, got {lang!r}")
-    lab = LABELS[lang]
-    pick = 0 if lang == "ja" else 1
-    header = [(HEADER_LABELS[k][pick] if k in HEADER_LABELS else k, v) for k, v in header]
-    checks = pd.DataFrame(
-        {
-            lab["check"]: [rule_text(c, lang) for c in diagnostics.checks],
-            lab["value"]: [f"{c.value:.3g}" for c in diagnostics.checks],
-            lab["threshold"]: [f"{c.threshold:.3g}" for c in diagnostics.checks],
-            lab["result"]: [lab["pass"] if c.passed else lab["fail"] for c in diagnostics.checks],
-        }
-    )
-    verdict = (
-        lab["passed"] if diagnostics.passed else f"{lab['withheld']}: {diagnostics.reason(lang)}"
-    )
-    footer = " / ".join([verdict, *notes, *diagnostics.warnings])
-    return Summary(tuple(header), table, checks, footer)
-
-
 def check_frame(data: pd.DataFrame, columns: list[str]) -> None:
     """Raise a one-line ``ValueError`` for a non-DataFrame, missing columns or missing values."""
     if not isinstance(data, pd.DataFrame):
@@ -267,7 +168,7 @@ def tsls_fit(
 
 # ----------------------------------------------------------------------------- result
 @dataclass(frozen=True)
-class IVResult:
+class IVResult(DesignEffect):
     """ITT, first stage and LATE of a binary instrument.
 
     Attributes
@@ -304,6 +205,7 @@ class IVResult:
     outcome: str = "outcome"
     method: str = "2sls"
     estimand: str = "LATE"
+    _figsize = (5, 2.5)
 
     def __repr__(self) -> str:
         return (
@@ -311,23 +213,20 @@ class IVResult:
             f"F={self.first_stage_f:.1f} n={self.n:,} passed={self.diagnostics.passed}>"
         )
 
-    def as_effect_result(self) -> EffectResult:
-        """The LATE as an ``EffectResult`` (for ``combine_results`` and the report)."""
-        return EffectResult(
-            estimate=self.estimate,
-            se=self.se,
-            ci_low=self.ci_low,
-            ci_high=self.ci_high,
-            p_value=self.p_value,
-            n_treated=self.n_instrument,
-            n_control=self.n - self.n_instrument,
-            method=self.method,
-            estimand=self.estimand,
-            outcome=self.outcome,
-            treatment=self.treatment,
-            diagnostics=self.diagnostics,
-            info={"instrument": self.instrument, "itt": self.itt, "first_stage": self.first_stage},
-        )
+    def _effect_fields(self) -> dict:
+        return {
+            "n_treated": self.n_instrument,
+            "n_control": self.n - self.n_instrument,
+            "method": self.method,
+            "estimand": self.estimand,
+            "outcome": self.outcome,
+            "treatment": self.treatment,
+            "info": {
+                "instrument": self.instrument,
+                "itt": self.itt,
+                "first_stage": self.first_stage,
+            },
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """One row per estimate (itt, first_stage, late) with snake_case columns."""
@@ -340,24 +239,20 @@ class IVResult:
         )
         return out
 
-    def summary(self, decimals: int = 2, lang: str = "ja") -> Summary:
-        """A readable table of ITT, first stage and LATE with the weak-instrument gate."""
-        header = [
+    def _summary_header(self) -> list[tuple[str, str]]:
+        return [
             ("design", "instrumental variables (2SLS)"),
             ("outcome", self.outcome),
             ("treatment / instrument", f"{self.treatment} / {self.instrument}"),
             ("n", f"{self.n:,}"),
         ]
-        table = self.estimates.round(decimals)
-        return build_summary(header, table, self.diagnostics, lang)
+
+    def _summary_table(self, decimals: int) -> pd.DataFrame:
+        return self.estimates.round(decimals)
 
     def plot(self, ax=None, lang: str = "en"):
         """ITT and LATE with their confidence intervals (outcome units); returns the Axes."""
-        import matplotlib.pyplot as plt
-
-        lab = plot_labels(lang)
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5, 2.5))
+        ax, lab = self._axes(ax, lang)
         rows = self.estimates.set_index("term").loc[["itt", "late"]]
         y = np.arange(len(rows))
         ax.errorbar(

@@ -71,7 +71,11 @@ def simulate_confounded(
     return pd.DataFrame({"t": t, "y": y, **cols, "region": region})
 
 
-def _summarise(method, estimates, ses, lows, highs, effect, seconds) -> dict:
+def summarise_replicates(method, estimates, ses, lows, highs, effect, seconds) -> dict:
+    """Bias, RMSE, 95% CI coverage, mean SE and Monte Carlo SD of one estimator's replicates.
+
+    Failed replicates (NaN estimates) are counted in ``n_failed`` and left out.
+    """
     est = np.asarray(estimates, float)
     ok = np.isfinite(est)
     e, s = est[ok], np.asarray(ses, float)[ok]
@@ -115,7 +119,9 @@ def run_replicates(datasets, methods, effect, *, treatment, outcome, covariates,
                 est.append(r.estimate), se.append(r.se), lo.append(r.ci_low), hi.append(r.ci_high)
             except ValueError:
                 est.append(np.nan), se.append(np.nan), lo.append(np.nan), hi.append(np.nan)
-        rows.append(_summarise(method, est, se, lo, hi, effect, time.perf_counter() - start))
+        rows.append(
+            summarise_replicates(method, est, se, lo, hi, effect, time.perf_counter() - start)
+        )
     return pd.DataFrame(rows)
 
 

@@ -39,14 +39,12 @@ from analysis.causal.diagnostics import Check, Diagnostics
 from analysis.causal.iv import (
     MIN_FIRST_STAGE_F,
     binary_column,
-    build_summary,
     check_alpha,
     check_frame,
     covariate_matrix,
     numeric_column,
-    plot_labels,
 )
-from analysis.causal.result import EffectResult, Summary
+from analysis.causal.result import DesignEffect
 
 DENSITY_ALPHA = 0.05
 """Gate: the density (manipulation) test must not reject at this level."""
@@ -168,7 +166,7 @@ def density_test(
 
 # ----------------------------------------------------------------------------- result
 @dataclass(frozen=True, repr=False)
-class RDResult:
+class RDResult(DesignEffect):
     """Sharp or fuzzy RD estimate with robust bias-corrected inference.
 
     Attributes
@@ -261,9 +259,8 @@ class RDResult:
         }
         return pd.DataFrame([row])
 
-    def summary(self, decimals: int = 2, lang: str = "ja") -> Summary:
-        """Estimate with robust CI, bandwidth and the diagnostics gates."""
-        header = [
+    def _summary_header(self) -> list[tuple[str, str]]:
+        return [
             ("design", f"regression discontinuity ({self.design}, rdrobust)"),
             ("outcome", self.outcome),
             ("running variable / cutoff", f"{self.running} / {self.cutoff:g}"),
@@ -273,38 +270,29 @@ class RDResult:
                 f"{self.n_effective_left:,} / {self.n_effective_right:,}",
             ),
         ]
-        table = self.to_frame()[["term", "estimate", "se", "ci_low", "ci_high", "p_value"]]
-        notes = ("estimate: conventional; SE, CI and p: robust bias-corrected",)
-        return build_summary(header, table.round(decimals), self.diagnostics, lang, notes)
 
-    def as_effect_result(self) -> EffectResult:
-        """The RD estimate as an ``EffectResult`` (for ``combine_results`` and the report).
+    def _summary_table(self, decimals: int) -> pd.DataFrame:
+        cols = ["term", "estimate", "se", "ci_low", "ci_high", "p_value"]
+        return self.to_frame()[cols].round(decimals)
 
-        ``n_treated`` and ``n_control`` are the effective numbers above and below the cutoff.
-        """
-        return EffectResult(
-            estimate=self.estimate,
-            se=self.se,
-            ci_low=self.ci_low,
-            ci_high=self.ci_high,
-            p_value=self.p_value,
-            n_treated=self.n_effective_right,
-            n_control=self.n_effective_left,
-            method=self.method,
-            estimand=self.estimand,
-            outcome=self.outcome,
-            treatment=self.treatment or f"{self.running} >= {self.cutoff:g}",
-            diagnostics=self.diagnostics,
-            info={"bandwidth": self.bandwidth, "density_p": self.density.p_value},
-        )
+    def _summary_notes(self) -> tuple[str, ...]:
+        return ("estimate: conventional; SE, CI and p: robust bias-corrected",)
+
+    def _effect_fields(self) -> dict:
+        """``n_treated`` and ``n_control`` are the effective numbers above and below."""
+        return {
+            "n_treated": self.n_effective_right,
+            "n_control": self.n_effective_left,
+            "method": self.method,
+            "estimand": self.estimand,
+            "outcome": self.outcome,
+            "treatment": self.treatment or f"{self.running} >= {self.cutoff:g}",
+            "info": {"bandwidth": self.bandwidth, "density_p": self.density.p_value},
+        }
 
     def plot(self, ax=None, lang: str = "en"):
         """Binned means on each side with the local polynomial fits inside the bandwidth."""
-        import matplotlib.pyplot as plt
-
-        lab = plot_labels(lang)
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
+        ax, lab = self._axes(ax, lang)
         for side, coef, color in (("left", self.fit_left, "C0"), ("right", self.fit_right, "C1")):
             b = self.bins[self.bins["side"] == side]
             ax.scatter(b["x_mid"], b["y_mean"], s=14, color=color, alpha=0.8)

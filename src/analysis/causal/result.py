@@ -1,4 +1,4 @@
-"""The effect estimate returned by every estimator, its summary table and tidy combination."""
+"""Effect results, their summary tables, tidy combination and the shared design-result display."""
 
 from __future__ import annotations
 
@@ -267,6 +267,186 @@ class EffectResult:
         ax.set_yticks([0], [f"{self.method} ({self.estimand})"])
         ax.set_xlabel(self.outcome)
         return ax
+
+
+# ----------------------------------------------------------------------------- design results
+HEADER_LABELS = {
+    "design": ("デザイン", "Design"),
+    "outcome": ("アウトカム", "Outcome"),
+    "n": ("対象者数", "N"),
+    "treatment / instrument": ("介入／操作変数", "Treatment / instrument"),
+    "control group": ("対照群", "Control group"),
+    "units (treated / never treated)": (
+        "対象者数（介入／未介入）",
+        "Units (treated / never treated)",
+    ),
+    "running variable / cutoff": ("割当変数／閾値", "Running variable / cutoff"),
+    "bandwidth h (b)": ("バンド幅 h (b)", "Bandwidth h (b)"),
+    "effective n (left / right)": ("実効対象者数（閾値未満／以上）", "Effective N (below / above)"),
+    "n (treated / control)": ("対象者数（介入／対照）", "N (treated / comparison)"),
+}
+"""Japanese and English names of the header lines of the design-based summaries."""
+
+PLOT_LABELS = {
+    "ja": {
+        "event_time": "開始からの期間",
+        "uniform_band": "同時信頼帯",
+        "pre": "開始前",
+        "post": "開始後",
+        "treated": "介入群",
+        "control": "対照群",
+        "survival": "イベント発生なしの割合",
+        "itt": "ITT（案内状）",
+        "late": "LATE（参加）",
+        "first_stage_f": "第1段階F値",
+        "estimate": "推定値",
+    },
+    "en": {
+        "event_time": "periods since program start",
+        "uniform_band": "uniform band",
+        "pre": "pre",
+        "post": "post",
+        "treated": "treated",
+        "control": "control",
+        "survival": "event-free probability",
+        "itt": "ITT (letter)",
+        "late": "LATE (participation)",
+        "first_stage_f": "first-stage F",
+        "estimate": "estimate",
+    },
+}
+"""Axis and legend labels of the design-based plots."""
+
+
+def plot_labels(lang: str) -> dict[str, str]:
+    """Labels for ``lang``; Japanese also registers the Japanese font with matplotlib."""
+    if lang not in PLOT_LABELS:
+        raise ValueError(f"lang must be one of {tuple(PLOT_LABELS)}, got {lang!r}")
+    if lang == "ja":
+        try:
+            from analysis.fonts import configure_matplotlib
+        except ImportError:  # the package's font helper is optional here
+            import matplotlib_fontja  # noqa: F401  (registers IPAexGothic)
+        else:
+            configure_matplotlib()
+    return PLOT_LABELS[lang]
+
+
+def build_summary(
+    header: list[tuple[str, str]],
+    table: pd.DataFrame,
+    diagnostics: Diagnostics,
+    lang: str = "ja",
+    notes: tuple[str, ...] = (),
+) -> Summary:
+    """The package's ``Summary`` display object for a design-based estimate.
+
+    Parameters
+    ----------
+    header : list of (str, str)
+        Labelled header lines (design, outcome, N ...).
+    table : pandas.DataFrame
+        The estimates, already rounded or formatted for display.
+    diagnostics : Diagnostics
+        Its checks become the diagnostics table; failures go into the footer.
+    lang : {"ja", "en"}
+        Label language.
+    notes : tuple of str
+        Extra footer text (bandwidths, warnings).
+    """
+    if lang not in LABELS:
+        raise ValueError(f"lang must be one of {tuple(LABELS)}, got {lang!r}")
+    lab = LABELS[lang]
+    pick = 0 if lang == "ja" else 1
+    header = [(HEADER_LABELS[k][pick] if k in HEADER_LABELS else k, v) for k, v in header]
+    checks = pd.DataFrame(
+        {
+            lab["check"]: [rule_text(c, lang) for c in diagnostics.checks],
+            lab["value"]: [f"{c.value:.3g}" for c in diagnostics.checks],
+            lab["threshold"]: [f"{c.threshold:.3g}" for c in diagnostics.checks],
+            lab["result"]: [lab["pass"] if c.passed else lab["fail"] for c in diagnostics.checks],
+        }
+    )
+    verdict = (
+        lab["passed"] if diagnostics.passed else f"{lab['withheld']}: {diagnostics.reason(lang)}"
+    )
+    footer = " / ".join([verdict, *notes, *diagnostics.warnings])
+    return Summary(tuple(header), table, checks, footer)
+
+
+class DesignResult:
+    """Display scaffolding shared by the design-based results (DiD, RD, IV, survival).
+
+    A subclass (a frozen dataclass with a ``diagnostics`` field or property) supplies
+    ``_summary_header()``, ``_summary_table(decimals)`` and optionally
+    ``_summary_notes()``; ``summary()`` assembles them with ``build_summary``.
+    ``_axes(ax, lang)`` gives plots their Axes (a new figure of ``_figsize`` when
+    ``ax`` is None) and their labels.
+    """
+
+    _figsize: tuple[float, float] = (6, 4)
+    _decimals: int = 2
+
+    @property
+    def passed(self) -> bool:
+        """True when every diagnostic gate passed."""
+        return self.diagnostics.passed
+
+    def _summary_header(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def _summary_table(self, decimals: int) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def _summary_notes(self) -> tuple[str, ...]:
+        return ()
+
+    def summary(self, decimals: int | None = None, lang: str = "ja") -> Summary:
+        """A readable table with the diagnostics gates (``lang`` is ``"ja"`` or ``"en"``).
+
+        ``decimals`` defaults to 2 (3 for the survival results).
+        """
+        decimals = self._decimals if decimals is None else decimals
+        table = self._summary_table(decimals)
+        return build_summary(
+            self._summary_header(), table, self.diagnostics, lang, self._summary_notes()
+        )
+
+    def _axes(self, ax, lang: str):
+        """``(ax, labels)``: the given Axes or a new figure's, and the plot labels."""
+        import matplotlib.pyplot as plt
+
+        lab = plot_labels(lang)
+        if ax is None:
+            _, ax = plt.subplots(figsize=self._figsize)
+        return ax, lab
+
+
+class DesignEffect(DesignResult):
+    """A design-based effect with ``estimate, se, ci_low, ci_high, p_value``.
+
+    Adds ``ci()`` and ``as_effect_result()``; a subclass supplies ``_effect_fields()``
+    (``n_treated, n_control, method, estimand, outcome, treatment, info``).
+    """
+
+    def ci(self) -> tuple[float, float]:
+        """The confidence interval."""
+        return (self.ci_low, self.ci_high)
+
+    def _effect_fields(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def as_effect_result(self) -> EffectResult:
+        """The estimate as an ``EffectResult`` (for ``combine_results`` and the report)."""
+        return EffectResult(
+            estimate=self.estimate,
+            se=self.se,
+            ci_low=self.ci_low,
+            ci_high=self.ci_high,
+            p_value=self.p_value,
+            diagnostics=self.diagnostics,
+            **self._effect_fields(),
+        )
 
 
 def combine_results(results, adjust: str = "holm") -> pd.DataFrame:

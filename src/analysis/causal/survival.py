@@ -37,9 +37,9 @@ from analysis.causal.balance import SMD_THRESHOLD, balance_table
 from analysis.causal.design import make_design
 from analysis.causal.diagnostics import Check, Diagnostics
 from analysis.causal.ipw import ipw_weights
-from analysis.causal.iv import build_summary, check_alpha, numeric_column, plot_labels
+from analysis.causal.iv import check_alpha, numeric_column
 from analysis.causal.propensity import fit_propensity
-from analysis.causal.result import EffectResult, Summary
+from analysis.causal.result import DesignEffect, DesignResult, plot_labels
 from analysis.seeds import rng
 
 ARMS = {1: "treated", 0: "control"}
@@ -150,7 +150,7 @@ def _diagnostics(s: _Survival, w: np.ndarray) -> Diagnostics:
 
 # ----------------------------------------------------------------------------- results
 @dataclass(frozen=True, repr=False)
-class SurvivalCurves:
+class SurvivalCurves(DesignResult):
     """(Weighted) Kaplan-Meier curves per arm.
 
     Attributes
@@ -177,6 +177,7 @@ class SurvivalCurves:
     event: str = "event"
     treatment: str = "treatment"
     weights: np.ndarray | None = field(default=None, compare=False)
+    _decimals = 3
 
     def __repr__(self) -> str:
         return (
@@ -195,7 +196,10 @@ class SurvivalCurves:
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 
-    def summary(self, decimals: int = 3, lang: str = "ja") -> Summary:
+    def _summary_header(self) -> list[tuple[str, str]]:
+        return [("design", f"Kaplan-Meier ({self.weighting})"), ("outcome", self.duration)]
+
+    def _summary_table(self, decimals: int) -> pd.DataFrame:
         """People, events and median survival per arm."""
         rows = []
         for arm, label in ARMS.items():
@@ -209,8 +213,7 @@ class SurvivalCurves:
                     "median_survival": float(below["time"].iloc[0]) if len(below) else np.inf,
                 }
             )
-        header = [("design", f"Kaplan-Meier ({self.weighting})"), ("outcome", self.duration)]
-        return build_summary(header, pd.DataFrame(rows).round(decimals), self.diagnostics, lang)
+        return pd.DataFrame(rows).round(decimals)
 
     def plot(self, ax=None, lang: str = "en"):
         """Survival curves per arm (step functions); returns the Axes."""
@@ -237,7 +240,7 @@ def plot_survival(curves: SurvivalCurves, ax=None, lang: str = "en"):
 
 
 @dataclass(frozen=True, repr=False)
-class SurvivalEffectResult:
+class SurvivalEffectResult(DesignEffect):
     """A survival effect (hazard ratio or RMST difference) with the curves it comes from.
 
     Attributes
@@ -263,6 +266,7 @@ class SurvivalEffectResult:
     curves: SurvivalCurves
     tau: float | None = None
     info: dict = field(default_factory=dict, compare=False)
+    _decimals = 3
 
     @property
     def diagnostics(self) -> Diagnostics:
@@ -307,32 +311,27 @@ class SurvivalEffectResult:
         }
         return pd.DataFrame([row])
 
-    def summary(self, decimals: int = 3, lang: str = "ja") -> Summary:
-        header = [
+    def _summary_header(self) -> list[tuple[str, str]]:
+        return [
             ("design", f"survival ({self.estimand}, {self.curves.weighting})"),
             ("outcome", f"{self.curves.duration} / {self.curves.event}"),
             ("n (treated / control)", f"{self.n_treated:,} / {self.n_control:,}"),
         ]
-        cols = ["term", "estimate", "se", "ci_low", "ci_high", "p_value", "tau"]
-        return build_summary(header, self.to_frame()[cols].round(decimals), self.diagnostics, lang)
 
-    def as_effect_result(self) -> EffectResult:
-        """The effect as an ``EffectResult`` (for ``combine_results`` and the report)."""
-        return EffectResult(
-            estimate=self.estimate,
-            se=self.se,
-            ci_low=self.ci_low,
-            ci_high=self.ci_high,
-            p_value=self.p_value,
-            n_treated=self.n_treated,
-            n_control=self.n_control,
-            method=self.method,
-            estimand=self.estimand,
-            outcome=self.curves.duration,
-            treatment=self.curves.treatment,
-            diagnostics=self.diagnostics,
-            info={"tau": self.tau, **self.info},
-        )
+    def _summary_table(self, decimals: int) -> pd.DataFrame:
+        cols = ["term", "estimate", "se", "ci_low", "ci_high", "p_value", "tau"]
+        return self.to_frame()[cols].round(decimals)
+
+    def _effect_fields(self) -> dict:
+        return {
+            "n_treated": self.n_treated,
+            "n_control": self.n_control,
+            "method": self.method,
+            "estimand": self.estimand,
+            "outcome": self.curves.duration,
+            "treatment": self.curves.treatment,
+            "info": {"tau": self.tau, **self.info},
+        }
 
     def plot(self, ax=None, lang: str = "en"):
         """The survival curves the effect comes from (``plot_survival``)."""
