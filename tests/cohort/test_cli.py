@@ -11,10 +11,13 @@ KEYS = {"population", "enrollees", "claim_rows", "engine", "engine_seconds", "pa
 
 
 def test_bench_cohort_json_on_a_given_dataset(micro_path):
-    res = CliRunner().invoke(app, ["bench", "cohort", "--dataset", str(micro_path), "--json"])
+    args = ["bench", "cohort", "--dataset", str(micro_path), "--json", "--memory-limit",
+            "300MB", "--threads", "1"]  # fmt: skip
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     out = json.loads(res.output.strip().splitlines()[-1])
     assert KEYS <= set(out)
+    assert out["memory_limit"] == "300MB" and out["threads"] == 1
     assert out["engine"] == "duckdb" and out["enrollees"] == 18
     assert out["cohort_sizes"] == {"vitality": 8, "mystar": 1, "risk": 11}
     assert out["sizes_match"] is True  # the pandas baseline found the same cohorts

@@ -13,7 +13,14 @@ import pandas as pd
 
 from analysis.cohort.attrition import Attrition
 from analysis.cohort.baseline import baseline_expr, finish_baseline
-from analysis.cohort.claims import person_months
+from analysis.cohort.claims import (
+    code_flags,
+    diagnosis_months,
+    dialysis_months,
+    event_flags,
+    person_months,
+    windows,
+)
 from analysis.cohort.criteria import annotate, criteria
 from analysis.cohort.engine import claim_month_range, connect, engine_name
 from analysis.cohort.index import index_dates, nonoffered_index_date
@@ -118,13 +125,7 @@ def build_cohort(con, spec: CohortSpec, *, engine: str = "duckdb", validate: boo
     """
     if isinstance(con, (str, os.PathLike)):
         con = connect(con, engine, validate=validate)
-    sel = _select(con, spec)
-    pm = person_months(con, sel.cohort).cache()
-    try:
-        return _tables(con, sel, pm)
-    finally:
-        pm.release()
-        sel.release()
+    return build_cohorts(con, [spec])[spec.spec_id]
 
 
 def build_cohorts(
@@ -132,8 +133,9 @@ def build_cohorts(
 ) -> dict[str, Cohort]:
     """Build several cohorts on one backend; ``specs`` is a dict or a list of specs.
 
-    The claims of everyone in any of the cohorts are summarised once
-    (``claims.person_months``) and shared; each cohort equals its ``build_cohort``.
+    The code lists are matched and the dialysis months found once, and the claims of
+    everyone in any of the cohorts are summarised once (``analysis.cohort.claims``);
+    each cohort equals its ``build_cohort``.
 
     Returns
     -------
@@ -143,23 +145,38 @@ def build_cohorts(
     if isinstance(con, (str, os.PathLike)):
         con = connect(con, engine, validate=validate)
     items = list(specs.items() if isinstance(specs, dict) else ((s.spec_id, s) for s in specs))
-    sels = [(key, _select(con, spec)) for key, spec in items]
-    persons = None
-    for _, sel in sels:
-        ids = sel.cohort.select("person_id")
-        persons = ids if persons is None else persons.union(ids, distinct=True)
-    pm = person_months(con, persons).cache()
+    months = claim_month_range(con)
+    for _, spec in items:
+        spec.check_data_window(*months)
+    cached = []
     try:
-        return {key: _tables(con, sel, pm) for key, sel in sels}
-    finally:
-        pm.release()
+        codes = _cache(cached, code_flags(con))
+        dialysis = _cache(cached, dialysis_months(con, codes))
+        sels = [(key, _select(con, spec, dialysis, months, cached)) for key, spec in items]
+        wins = None
         for _, sel in sels:
-            sel.release()
+            w = windows(sel.cohort, sel.spec.lookback_months, sel.spec.followup_months)
+            wins = w if wins is None else wins.union(w, distinct=True)
+        wins = _cache(cached, wins)
+        dx = _cache(cached, diagnosis_months(con, wins, codes))
+        pm = _cache(cached, person_months(con, wins, dx))
+        events = _cache(cached, event_flags(dx, dialysis))
+        return {key: _tables(con, sel, pm, events) for key, sel in sels}
+    finally:
+        for t in reversed(cached):  # free engine memory
+            t.release()
+
+
+def _cache(cached: list, table):
+    """Cache ``table`` on the engine and remember it for release."""
+    t = table.cache()
+    cached.append(t)
+    return t
 
 
 @dataclass(frozen=True)
 class _Selection:
-    """A cohort selected but not yet tabulated: its cached Ibis tables and attrition."""
+    """A cohort selected but not yet tabulated: its cached Ibis table and attrition."""
 
     spec: CohortSpec
     first_month: dt.date
@@ -167,40 +184,37 @@ class _Selection:
     default_date: dt.date
     attrition: Attrition
     cohort: object
-    cached: tuple
-
-    def release(self) -> None:
-        for t in self.cached:  # free engine memory
-            t.release()
 
 
-def _select(con, spec: CohortSpec) -> _Selection:
+def _select(con, spec: CohortSpec, dialysis, months, cached: list) -> _Selection:
     """Index dates, criteria and attrition: the people of the cohort (a cached table)."""
-    first_month, last_month = claim_month_range(con)
-    spec.check_data_window(first_month, last_month)
+    first_month, last_month = months
     default_date = nonoffered_index_date(con, spec)
-    start = index_dates(con, spec, default_date).cache()
-    annotated = annotate(con, start, spec).cache()
-    steps = criteria(spec)
-    counts = _step_counts(con, annotated, spec, steps)
-    attrition = _first_step(spec).add_to(Attrition(spec.spec_id), counts[0])
-    t = annotated
-    for c, n in zip(steps, counts[1:], strict=True):
-        t = c.apply(t, spec)
-        attrition = attrition.add(c.name, c.ja, c.en, n)
-    cohort = t.cache()
-    return _Selection(spec, first_month, last_month, default_date, attrition, cohort,
-                      (cohort, annotated, start))  # fmt: skip
+    start = index_dates(con, spec, default_date)
+    annotated = annotate(con, start, spec, dialysis).cache()
+    try:
+        steps = criteria(spec)
+        counts = _step_counts(con, annotated, spec, steps)
+        attrition = _first_step(spec).add_to(Attrition(spec.spec_id), counts[0])
+        t = annotated
+        for c, n in zip(steps, counts[1:], strict=True):
+            t = c.apply(t, spec)
+            attrition = attrition.add(c.name, c.ja, c.en, n)
+        cohort = _cache(cached, t)
+    finally:
+        annotated.release()  # the whole start population: freed once the cohort is kept
+    return _Selection(spec, first_month, last_month, default_date, attrition, cohort)
 
 
-def _tables(con, sel: _Selection, pm) -> Cohort:
-    """Baseline, outcomes and panel of a selected cohort (``pm`` may cover more people)."""
+def _tables(con, sel: _Selection, pm, events) -> Cohort:
+    """Baseline, outcomes and panel of a selected cohort (``pm`` and ``events`` may cover
+    more people)."""
     spec, cohort = sel.spec, sel.cohort
     months = range(-spec.lookback_months, spec.followup_months)
     panel = monthly_panel(con, cohort, pm, sel.first_month, sel.last_month, months).cache()
     try:
         baseline = _execute(con, baseline_expr(con, cohort, panel, spec), "person_id")
-        outcomes = _execute(con, outcomes_expr(con, cohort, panel, pm, spec), "person_id")
+        outcomes = _execute(con, outcomes_expr(con, cohort, panel, events, spec), "person_id")
         panel_df = _execute(con, panel.select(*PANEL_COLUMNS), ["person_id", "rel_month"])
     finally:
         panel.release()
@@ -250,24 +264,56 @@ def _step_counts(con, t, spec: CohortSpec, steps) -> list[int]:
 
 def _execute(con, expr, order) -> pd.DataFrame:
     """Execute, sort by ``order``, reset the index and normalise dtypes across engines."""
+    order = [order] if isinstance(order, str) else list(order)
+    if engine_name(con) == "duckdb":  # sorted by the engine, converted without copies
+        df = _fetch_duckdb(con, expr.order_by(order))
+        return normalise(df, expr.schema(), copy=False)
     df = con.execute(expr)
     df = df.sort_values(order, kind="stable").reset_index(drop=True)
     return normalise(df, expr.schema())
 
 
-def normalise(df: pd.DataFrame, schema: ibis.Schema) -> pd.DataFrame:
-    """Dates as ``datetime64[ns]``; integers and booleans with missing values as nullable."""
-    out = df.copy()
+def _fetch_duckdb(con, expr) -> pd.DataFrame:
+    """The result of ``expr`` on DuckDB as pandas, through Arrow.
+
+    Nullable integers and booleans go straight to pandas' masked dtypes; Ibis's own
+    ``execute`` turns every column holding a null into Python objects first, which
+    dominates the time of wide results.
+    """
+    import pyarrow as pa
+
+    masked = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(),
+              pa.int16(): pd.Int16Dtype(), pa.int8(): pd.Int8Dtype(),
+              pa.bool_(): pd.BooleanDtype()}  # fmt: skip
+    table = con.to_pyarrow(expr)
+    return table.to_pandas(
+        types_mapper=masked.get, date_as_object=False, split_blocks=True, self_destruct=True
+    )
+
+
+def normalise(df: pd.DataFrame, schema: ibis.Schema, *, copy: bool = True) -> pd.DataFrame:
+    """Dates as ``datetime64[ns]``; integers and booleans with missing values as nullable.
+
+    ``copy=False`` converts ``df`` in place (for frames nobody else holds).
+    """
+    out = df.copy() if copy else df
     for name, dtype in schema.items():
         col = out[name]
         if dtype.is_date() or dtype.is_timestamp():
-            out[name] = pd.to_datetime(col).astype("datetime64[ns]")
+            if not pd.api.types.is_datetime64_dtype(col):  # to_datetime is slow on datetimes
+                col = pd.to_datetime(col)
+            out[name] = col.astype("datetime64[ns]")
         elif dtype.is_integer():
-            out[name] = col.astype("Int64") if col.isna().any() else col.astype("int64")
+            want = "Int64" if col.isna().any() else "int64"
+            if col.dtype != want:
+                out[name] = col.astype(want)
         elif dtype.is_boolean():
-            out[name] = col.astype("boolean") if col.isna().any() else col.astype(bool)
+            want = "boolean" if col.isna().any() else bool
+            if col.dtype != want:
+                out[name] = col.astype(want)
         elif dtype.is_floating():
-            out[name] = col.astype("float64")
+            if col.dtype != "float64":
+                out[name] = col.astype("float64")
         elif dtype.is_string():
             out[name] = col.astype(object).where(col.notna(), None)
     return out

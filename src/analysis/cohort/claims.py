@@ -1,9 +1,22 @@
-"""Claims of a cohort summarised per person and month.
+"""Claims summarised per person and month.
 
 Every cohort query reads claims by month: costs for the panel, diagnoses for the
-comorbidity flags, inpatient diagnoses for severe events, dialysis markers. One pass over
-``claims``, ``claim_diagnoses`` and ``claim_procedures``, restricted to the cohort, builds a
-person x month table with all of them; ``build_cohort`` caches it for the later queries.
+comorbidity flags, inpatient diagnoses for severe events, dialysis markers. The costly
+part of any claims query is joining ``claim_diagnoses`` to ``claims`` on the claim id, so
+it is kept small and done once for all cohorts:
+
+- ``code_flags``: every distinct ICD-10 code with the code lists it belongs to (code
+  lists are matched once per code, not once per diagnosis row);
+- ``dialysis_months``: the months with a dialysis diagnosis or procedure, for everyone
+  (few claims: the join is cheap); the exclusion criterion and the outcomes read it;
+- ``diagnosis_months``: comorbidity and event flags of the cohorts' persons, from their
+  claims in the look-back months (comorbidities) and their inpatient claims from the
+  index month on (events) only;
+- ``person_months``: costs and utilisation in the panel months, with the flags;
+- ``event_flags``: the months with a severe event or dialysis, from both.
+
+A person may belong to several cohorts with different index dates; ``windows`` (one row
+per person and cohort) holds each cohort's months, and every table covers their union.
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ from analysis.cohort.codes import (
     INPATIENT_EVENTS,
     matches,
 )
+from analysis.cohort.engine import source
 from analysis.cohort.expr import left_join_all, month_ord
 from analysis.data.contract import SETTINGS
 
@@ -28,24 +42,145 @@ DX_COLUMNS = tuple(f"dx_{k}" for k in COMORBIDITIES)
 """1 when a diagnosis of the comorbidity group is on any claim of the month."""
 EVENT_COLUMNS = tuple(f"ev_{e}" for e in INPATIENT_EVENTS)
 """1 when a diagnosis of the severe event is on an inpatient claim of the month."""
+CODE_COLUMNS = (*DX_COLUMNS, *EVENT_COLUMNS, "dialysis")
+"""Columns of ``code_flags`` besides ``icd10``."""
 
 
-def person_months(con, persons):
-    """The person x month claim summary of ``persons`` (a table with ``person_id``).
+def code_flags(con):
+    """The distinct ICD-10 codes of ``claim_diagnoses`` with the code lists they fall in.
+
+    Returns
+    -------
+    ibis.Table
+        ``icd10`` and ``CODE_COLUMNS`` as 0/1 integers: the comorbidity groups, the severe
+        events and the dialysis diagnoses the code belongs to. Cache it before filtering
+        on the flags: an engine may push such a filter below the ``distinct`` and match
+        the code lists against every diagnosis row.
+    """
+    codes = con.table("claim_diagnoses").select("icd10").distinct()
+    lists = {f"dx_{k}": v for k, v in COMORBIDITIES.items()}
+    lists.update({f"ev_{e}": v for e, v in INPATIENT_EVENTS.items()})
+    lists["dialysis"] = DIALYSIS_ICD10
+    return codes.mutate(
+        **{c: ibis.ifelse(matches(codes.icd10, v), 1, 0).cast("int64") for c, v in lists.items()}
+    )
+
+
+def dialysis_months(con, codes=None):
+    """Months with a dialysis procedure or a dialysis diagnosis on some claim.
+
+    Parameters
+    ----------
+    con : ibis backend
+    codes : ibis.Table, optional
+        ``code_flags(con)`` (cached); built here when omitted.
+
+    Returns
+    -------
+    ibis.Table
+        Distinct ``person_id, mo`` (month ordinal, see ``expr.month_ord``), everyone.
+    """
+    codes = code_flags(con) if codes is None else codes
+    diag = con.table("claim_diagnoses")
+    by_diag = diag.semi_join(codes.filter(codes.dialysis == 1), "icd10").select("claim_id")
+    proc = source(con, "claim_procedures")
+    by_proc = proc.filter(
+        proc.code.isin(DIALYSIS_PROCEDURE_CODES) | (proc.label.lower() == DIALYSIS_LABEL)
+    ).select("claim_id")
+    claims = con.table("claims").semi_join(by_diag.union(by_proc), "claim_id")
+    return claims.select("person_id", mo=month_ord(claims.service_month)).distinct()
+
+
+WINDOW_COLUMNS = ("person_id", "index_mo", "lookback_months", "followup_months")
+"""Columns of a ``windows`` table (one row per person and cohort)."""
+
+
+def windows(cohort, lookback_months: int, followup_months: int):
+    """The ``windows`` rows of one cohort (``person_id, index_date``).
+
+    Union the tables of several cohorts (``Table.union``) to share the claims tables.
+    """
+    return cohort.select(
+        "person_id",
+        index_mo=month_ord(cohort.index_date),
+        lookback_months=ibis.literal(lookback_months, type="int64"),
+        followup_months=ibis.literal(followup_months, type="int64"),
+    )
+
+
+def _claims_in(con, windows, where):
+    """Claims (with ``mo``) of persons in ``windows`` whose month passes ``where``.
+
+    ``where(claims, w)`` is a boolean on a claim and a window row; a claim is kept once
+    however many windows it falls in.
+    """
+    claims = con.table("claims")
+    claims = claims.mutate(mo=month_ord(claims.service_month))
+    w = windows.view()
+    return claims.semi_join(w, [claims.person_id == w.person_id, where(claims, w)])
+
+
+def diagnosis_months(con, windows, codes=None):
+    """Comorbidity and severe-event flags by person and month.
+
+    Parameters
+    ----------
+    con : ibis backend
+    windows : ibis.Table
+        ``WINDOW_COLUMNS`` (see ``windows``).
+    codes : ibis.Table, optional
+        ``code_flags(con)`` (cached); built here when omitted.
+
+    Returns
+    -------
+    ibis.Table
+        ``person_id, mo``, ``DX_COLUMNS`` and ``EVENT_COLUMNS`` as 0/1 integers, one row per
+        person-month with a flag. Exact in the look-back months of each window
+        (``DX_COLUMNS``, from every claim) and from its index month on (``EVENT_COLUMNS``,
+        from inpatient claims); other months may miss flags.
+    """
+    codes = code_flags(con) if codes is None else codes
+    dx_codes = codes.filter(ibis.greatest(*(codes[c] for c in (*DX_COLUMNS, *EVENT_COLUMNS))) == 1)
+
+    def needed(c, w):
+        lookback = c.mo.between(w.index_mo - w.lookback_months, w.index_mo - 1)
+        return lookback | ((c.setting == "inpatient") & (c.mo >= w.index_mo))
+
+    claims = _claims_in(con, windows, needed)
+    claims = claims.select(
+        "claim_id", "person_id", "mo", inp=ibis.ifelse(claims.setting == "inpatient", 1, 0)
+    )
+    diag = con.table("claim_diagnoses").select("claim_id", "icd10")
+    d = diag.join(dx_codes, "icd10").join(claims, "claim_id")
+    flags = {c: d[c].max() for c in DX_COLUMNS}
+    flags.update({c: (d[c] * d.inp).max().cast("int64") for c in EVENT_COLUMNS})
+    return d.group_by(["person_id", "mo"]).aggregate(**flags)
+
+
+def person_months(con, windows, diagnoses):
+    """Costs, utilisation and comorbidity flags of the persons in ``windows`` by month.
+
+    Parameters
+    ----------
+    con : ibis backend
+    windows : ibis.Table
+        ``WINDOW_COLUMNS``: months ``index_mo - lookback_months`` to
+        ``index_mo + followup_months - 1`` of each row are covered.
+    diagnoses : ibis.Table
+        ``diagnosis_months``.
 
     Returns
     -------
     ibis.Table
         ``person_id, mo`` (month ordinal, see ``expr.month_ord``), ``COST_COLUMNS``,
-        ``USE_COLUMNS``, ``DX_COLUMNS``, ``EVENT_COLUMNS`` and ``dialysis`` (a dialysis
-        procedure or diagnosis on any claim of the month), flags as 0/1 integers.
+        ``USE_COLUMNS`` and ``DX_COLUMNS`` (0/1 integers, exact in the look-back months).
+        One row per person and covered month with a claim.
     """
-    claims = con.table("claims").semi_join(persons.select("person_id"), "person_id")
-    return _person_months(con, claims)
 
+    def in_panel(c, w):
+        return c.mo.between(w.index_mo - w.lookback_months, w.index_mo + w.followup_months - 1)
 
-def _person_months(con, claims):
-    claims = claims.mutate(mo=month_ord(claims.service_month))
+    claims = _claims_in(con, windows, in_panel)
     inp = claims.setting == "inpatient"
     costs = {"cost_total": claims.cost_yen.sum()}
     for s in SETTINGS:
@@ -55,33 +190,20 @@ def _person_months(con, claims):
     costs["inpatient_claims"] = claims.count(where=inp)
     money = claims.group_by(["person_id", "mo"]).aggregate(**costs)
 
-    # code lists are matched once per distinct code, not once per diagnosis row
-    diag = con.table("claim_diagnoses")
-    codes = diag.select("icd10").distinct()
-    codes = codes.mutate(
-        **{f"dx_{k}": ibis.ifelse(matches(codes.icd10, v), 1, 0) for k, v in COMORBIDITIES.items()},
-        **{
-            f"ev_{e}": ibis.ifelse(matches(codes.icd10, v), 1, 0)
-            for e, v in INPATIENT_EVENTS.items()
-        },
-        dia_dx=ibis.ifelse(matches(codes.icd10, DIALYSIS_ICD10), 1, 0),
-    )
-    d = diag.join(codes, "icd10").join(claims.select("claim_id", "person_id", "mo", "setting"),
-                                       "claim_id")  # fmt: skip
-    d_inp = d.setting == "inpatient"
-    flags = {c: d[c].max() for c in DX_COLUMNS}
-    flags.update({c: ibis.ifelse(d_inp, d[c], 0).max() for c in EVENT_COLUMNS})
-    flags["dia_dx"] = d.dia_dx.max()
-    dx = d.group_by(["person_id", "mo"]).aggregate(**flags)
+    dx = diagnoses.select("person_id", "mo", *DX_COLUMNS)
+    pm = left_join_all(money, (dx,), keys=("person_id", "mo"))
+    filled = {c: pm[c].fill_null(0) for c in DX_COLUMNS}
+    return pm.select("person_id", "mo", *COST_COLUMNS, *USE_COLUMNS, **filled)
 
-    proc = con.table("claim_procedures")
-    proc = proc.filter(
-        proc.code.isin(DIALYSIS_PROCEDURE_CODES) | (proc.label.lower() == DIALYSIS_LABEL)
-    )
-    dia = claims.semi_join(proc, "claim_id").select("person_id", "mo").distinct()
-    dia = dia.mutate(dia_proc=ibis.literal(1))
 
-    pm = left_join_all(money, (dx, dia), keys=("person_id", "mo"))
-    filled = {c: pm[c].fill_null(0) for c in (*DX_COLUMNS, *EVENT_COLUMNS)}
-    dialysis = ibis.greatest(pm.dia_dx.fill_null(0), pm.dia_proc.fill_null(0))
-    return pm.select("person_id", "mo", *COST_COLUMNS, *USE_COLUMNS, **filled, dialysis=dialysis)
+def event_flags(diagnoses, dialysis):
+    """Months with a severe event or dialysis: ``person_id, mo``, ``EVENT_COLUMNS`` and
+    ``dialysis`` as 0/1 integers (from ``diagnosis_months`` and ``dialysis_months``)."""
+    zero, one = ibis.literal(0, type="int64"), ibis.literal(1, type="int64")
+    ev = diagnoses.filter(ibis.greatest(*(diagnoses[c] for c in EVENT_COLUMNS)) == 1)
+    ev = ev.select("person_id", "mo", *EVENT_COLUMNS, dialysis=zero)
+    dia = dialysis.select("person_id", "mo", **{c: zero for c in EVENT_COLUMNS}, dialysis=one)
+    both = ev.union(dia)
+    return both.group_by(["person_id", "mo"]).aggregate(
+        **{c: both[c].max() for c in (*EVENT_COLUMNS, "dialysis")}
+    )

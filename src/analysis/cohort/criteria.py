@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import ibis
 
-from analysis.cohort.codes import DIALYSIS_ICD10, DIALYSIS_LABEL, DIALYSIS_PROCEDURE_CODES, matches
+from analysis.cohort.claims import dialysis_months
 from analysis.cohort.engine import source
 from analysis.cohort.expr import FAR_FUTURE, age_years, first_row, left_join_all, month_ord
 from analysis.cohort.spec import CohortSpec
@@ -46,27 +46,7 @@ def enrollment_islands(enrollment):
     )
 
 
-def dialysis_claims(con):
-    """Claims that mark dialysis: a dialysis procedure, or a dialysis diagnosis.
-
-    Returns
-    -------
-    ibis.Table
-        Distinct ``person_id, service_month``.
-    """
-    claims = con.table("claims")
-    diag = con.table("claim_diagnoses")
-    proc = source(con, "claim_procedures")
-    by_diag = diag.filter(matches(diag.icd10, DIALYSIS_ICD10)).select("claim_id")
-    by_proc = proc.filter(
-        proc.code.isin(DIALYSIS_PROCEDURE_CODES) | (proc.label.lower() == DIALYSIS_LABEL)
-    ).select("claim_id")
-    ids = by_diag.union(by_proc, distinct=True)
-    marked = claims.semi_join(ids, "claim_id")
-    return marked.select("person_id", "service_month").distinct()
-
-
-def annotate(con, persons, spec: CohortSpec):
+def annotate(con, persons, spec: CohortSpec, dialysis=None):
     """Add the columns the criteria read to the start population.
 
     Added columns: ``sex, birth_date, household_id`` (from the spell around the index
@@ -99,8 +79,9 @@ def annotate(con, persons, spec: CohortSpec):
     ck = first_row(ck, "person_id", [ibis.desc(ck.exam_date), ibis.desc(ck.fiscal_year)])
     ck = ck.select("person_id", baseline_exam_date=ck.exam_date)
 
-    dia = dialysis_claims(con).join(idx, "person_id")
-    dia = dia.filter(month_ord(dia.service_month) < month_ord(dia.index_date))
+    dialysis = dialysis_months(con) if dialysis is None else dialysis
+    dia = dialysis.join(idx, "person_id")
+    dia = dia.filter(dia.mo < month_ord(dia.index_date))
     dia = dia.select("person_id").distinct().mutate(dialysis_before_index=ibis.literal(True))
 
     prior = source(con, "program_enrollments")

@@ -24,6 +24,7 @@ def connect(
     validate: bool = True,
     threads: int | None = None,
     memory_limit: str | None = None,
+    temp_directory: str | os.PathLike | None = None,
     shuffle_partitions: int | None = None,
 ):
     """Open an Ibis backend with the dataset's tables registered as views.
@@ -41,7 +42,11 @@ def connect(
     threads : int, optional
         DuckDB worker threads (default: all cores).
     memory_limit : str, optional
-        DuckDB memory limit such as ``"4GB"``; beyond it DuckDB spills to disk.
+        DuckDB memory limit such as ``"4GB"`` (default: 80% of RAM); beyond it DuckDB
+        spills to disk.
+    temp_directory : str or PathLike, optional
+        Where DuckDB spills (default: a fresh directory under the system's temporary
+        directory, removed by DuckDB when the connection closes).
     shuffle_partitions : int, optional
         ``spark.sql.shuffle.partitions`` (default: 2 per local core).
 
@@ -68,6 +73,7 @@ def connect(
     if validate:
         _ensure_valid(dataset)
     if engine == "duckdb":
+        import duckdb
         import ibis
 
         config: dict[str, Any] = {}
@@ -75,7 +81,14 @@ def connect(
             config["threads"] = threads
         if memory_limit is not None:
             config["memory_limit"] = memory_limit
+        config["temp_directory"] = str(temp_directory or _spill_directory())
         con = ibis.duckdb.connect(**config)
+        try:  # keep standard output for results (bench JSON, run directory)
+            con.raw_sql("SET enable_progress_bar = false")
+        except duckdb.Error:
+            # In a Jupyter kernel DuckDB refuses to touch the setting without ipywidgets;
+            # it shows no console bar there anyway.
+            pass
     else:
         con = _spark_backend(shuffle_partitions)
     for name in dataset.tables:
@@ -83,6 +96,14 @@ def connect(
     for name in (t for t in TABLES if t not in dataset.tables):
         _register_empty(con, name)
     return con
+
+
+def _spill_directory() -> Path:
+    """A not yet existing directory under the system's temporary directory for DuckDB."""
+    import tempfile
+    import uuid
+
+    return Path(tempfile.gettempdir()) / f"mvm-eval-duckdb-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def _register_empty(con, name: str) -> None:

@@ -49,10 +49,13 @@ def post_costs(panel, spec: CohortSpec):
     return panel.group_by("person_id").aggregate(**aggs)
 
 
-def event_months(pm, cohort):
-    """First service month at or after the index month of each claim-based severe event."""
+def event_months(events, cohort):
+    """First service month at or after the index month of each claim-based severe event.
+
+    ``events`` is ``claims.event_flags``.
+    """
     idx = cohort.select("person_id", index_mo=month_ord(cohort.index_date))
-    pm = pm.join(idx, "person_id")
+    pm = events.join(idx, "person_id")
     pm = pm.filter(pm.mo >= pm.index_mo)
     aggs = {"dialysis_mo": pm.mo.min(where=pm.dialysis == 1)}
     for e in INPATIENT_EVENTS:
@@ -73,8 +76,11 @@ def program_steps(con, cohort):
     )
 
 
-def outcomes_expr(con, cohort, panel, pm, spec: CohortSpec):
-    """The outcomes table as an Ibis expression (before the pandas finishing steps)."""
+def outcomes_expr(con, cohort, panel, events, spec: CohortSpec):
+    """The outcomes table as an Ibis expression (before the pandas finishing steps).
+
+    ``events`` is ``claims.event_flags`` of (at least) the cohort.
+    """
     far = ibis.date(FAR_FUTURE.year, FAR_FUTURE.month, FAR_FUTURE.day)
     t = cohort.select(
         "person_id", "index_date", "treated", "death_date",
@@ -83,7 +89,7 @@ def outcomes_expr(con, cohort, panel, pm, spec: CohortSpec):
     rights = (
         next_checkup(con, cohort, spec),
         post_costs(panel, spec),
-        event_months(pm, cohort),
+        event_months(events, cohort),
         program_steps(con, cohort),
     )
     return left_join_all(t, rights)

@@ -26,7 +26,7 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
     persons : ibis.Table
         The cohort: ``person_id, index_date, death_date``.
     pm : ibis.Table
-        ``claims.person_months`` of the cohort.
+        ``claims.person_months`` of (at least) the cohort, covering ``months``.
     first_month, last_month : datetime.date
         First and last claim months of the data.
     months : range
@@ -35,7 +35,8 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
     Returns
     -------
     ibis.Table
-        ``PANEL_COLUMNS`` plus the comorbidity flags ``DX_COLUMNS``. ``observed`` is true when the person was enrolled on some day
+        ``PANEL_COLUMNS`` plus the comorbidity flags ``DX_COLUMNS`` (exact in the look-back
+        months). ``observed`` is true when the person was enrolled on some day
         of the month, the month lies within the data's claim months and the person was
         alive on some day of it. Costs are 0 in observed months without claims and null in
         months that are neither observed nor claimed.
