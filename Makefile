@@ -12,7 +12,7 @@ export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: report test lint format lab bench env clean-venv
+.PHONY: report test nbval notebooks lint format lab bench env clean-venv
 
 $(STAMP): uv.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,8 +29,18 @@ report: $(STAMP) ## the main job: synthetic city (first time) -> FY run (validat
 	$(BIN)/mvm-eval report "$$run_dir" && \
 	echo "report written to $$run_dir/report/ (verify with: $(BIN)/mvm-eval verify $$run_dir)"
 
-test: $(STAMP) ## the whole test suite
+test: $(STAMP) ## the whole test suite, then the committed notebook outputs (nbval)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(MAKE) --no-print-directory nbval
+
+# nbval runs the step notebooks in order in one process (02-05 read what 01 wrote), one
+# kernel per notebook, on the preview town (notebooks/conftest.py); never under xdist.
+nbval: $(STAMP) ## check that the committed notebook outputs still reproduce
+	$(BIN)/python -m pytest -p no:xdist --nbval notebooks/ \
+	  --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+
+notebooks: $(STAMP) ## regenerate the committed notebook outputs (preview town; idempotent)
+	$(BIN)/python -m analysis.notebook_outputs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -35,3 +35,21 @@ def test_environment_differences_are_named():
     other["packages"]["pandas"] = "0.0.1"
     assert any(d.startswith("pandas 0.0.1") for d in mf.environment_differences(other, env))
     assert mf.environment_differences(env, env) == []
+
+
+def test_notebook_hash_follows_sources_not_outputs(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 見出し"), nbformat.v4.new_code_cell("x = 1")]
+    p = tmp_path / "a.ipynb"
+    nbformat.write(nb, p)
+    before = mf.notebook_sha256(p)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    nb.cells[1].execution_count = 3
+    nb.metadata["papermill"] = {"duration": 1.5}
+    nbformat.write(nb, p)
+    assert mf.notebook_sha256(p) == before  # outputs and metadata do not count
+    nb.cells[1].source = "x = 2"
+    nbformat.write(nb, p)
+    assert mf.notebook_sha256(p) != before

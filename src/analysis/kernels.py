@@ -14,12 +14,12 @@ import os
 import tempfile
 import uuid
 
-from jupyter_client import AsyncKernelManager
-from traitlets import default
+from jupyter_client import AsyncKernelManager, KernelManager
+from traitlets import HasTraits, default
 
 
-class IPCKernelManager(AsyncKernelManager):
-    """An ``AsyncKernelManager`` whose kernels use IPC sockets at a unique path."""
+class _IPCEndpoint(HasTraits):
+    """Transport ``ipc`` (POSIX) at a fresh socket path for every kernel."""
 
     @default("transport")
     def _transport_default(self) -> str:
@@ -31,3 +31,13 @@ class IPCKernelManager(AsyncKernelManager):
             return "127.0.0.1"
         # Short on purpose: Unix socket paths are limited to about 100 bytes.
         return os.path.join(tempfile.gettempdir(), f"mvm-kernel-{uuid.uuid4().hex[:16]}")
+
+
+class IPCKernelManager(_IPCEndpoint, AsyncKernelManager):
+    """An ``AsyncKernelManager`` whose kernels use IPC sockets at a unique path
+    (papermill / nbclient)."""
+
+
+class BlockingIPCKernelManager(_IPCEndpoint, KernelManager):
+    """The blocking twin of :class:`IPCKernelManager`, for nbval, which drives kernels
+    synchronously."""

@@ -2,7 +2,8 @@
 
 ``manifest.json`` is written last into a run directory (atomic rename), so its presence
 marks a complete run. It records input file hashes, parameters and seed, package versions
-and the lock-file hash, the git commit and dirty flag, the hashes of the source notebooks,
+and the lock-file hash, the git commit and dirty flag, the hashes of the source notebooks
+(their cell sources: committed preview outputs do not change what a run executes),
 and a hash of every artifact computed on a *canonical form*: tables and JSON numbers are
 rounded to ``SIGNIFICANT_DIGITS`` significant digits before hashing, so harmless
 floating-point noise (BLAS order, platform) does not break a reproduction, while any real
@@ -159,6 +160,15 @@ def hash_artifacts(run_dir: Path) -> dict[str, str]:
     }
 
 
+def notebook_sha256(path: Path) -> str:
+    """SHA-256 of a notebook's cells (type and source, in order), outputs and metadata
+    excluded: what a run executes, not what a previous execution showed."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    cells = [[c.get("cell_type"), "".join(c.get("source", ""))] for c in nb.get("cells", [])]
+    payload = json.dumps(cells, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
 def build_manifest(
     run_dir: Path,
     *,
@@ -180,7 +190,7 @@ def build_manifest(
         "dataset": {"path": str(dataset_dir), "files": inputs},
         "code": git_state(),
         "environment": environment(),
-        "notebooks": {p.name: file_sha256(p) for p in notebooks},
+        "notebooks": {p.name: notebook_sha256(p) for p in notebooks},
         "canonical_form": {
             "tables": f"CSV, floats to {SIGNIFICANT_DIGITS} significant digits",
             "json": f"numbers to {SIGNIFICANT_DIGITS} significant digits",

@@ -299,7 +299,7 @@ def verify_run(
     )
     sources = [Path(s) for s in man.get("notebook_paths", [])]
     for s in sources:
-        if not s.exists() or mf.file_sha256(s) != man["notebooks"].get(s.name):
+        if not s.exists() or mf.notebook_sha256(s) != man["notebooks"].get(s.name):
             report.warnings.append(f"notebook {s.name} differs from the one the run used")
     report_nb = next((s for s in sources if s.parent.name == "reports"), None)
     steps = [s for s in sources if s is not report_nb]

@@ -37,6 +37,7 @@ def test_every_step_notebook_executed(run_dir):
     executed = sorted(p.stem for p in (run_dir / "notebooks").glob("*.ipynb"))
     assert executed == sorted(STEPS)
     assert (run_dir / "manifest.json").exists()
+    assert (run_dir / "artifacts" / "05_targeting" / "qini.png").exists()
 
 
 def test_report_contract_is_met(run_dir):
