@@ -39,9 +39,7 @@ from pathlib import Path
 
 from analysis.config import NOTEBOOKS_DIR, PROJ_ROOT
 from analysis.errors import UserError
-
-STEPS = ("01_cohort", "02_risk", "03_effect_exercise", "04_effect_costs", "05_targeting")
-"""The step notebooks, in execution order (each reads what the previous ones wrote)."""
+from analysis.pipeline import STEPS
 
 
 @dataclass(frozen=True)

@@ -144,9 +144,9 @@ def bench_cohort(
     Each phase runs in its own process so that its peak memory (with Spark's JVM) is
     measured alone. DuckDB works within ``--memory-limit`` and spills beyond it, so
     that its share of the peak stays flat as the data grows; the pandas results
-    themselves (one row per person, 36 per person in the panel) grow with the cohorts. The last line (with ``--json``) is one JSON object: ``population,
-    enrollees, claim_rows, engine, engine_seconds, pandas_seconds, speedup,
-    peak_rss_mb`` and more.
+    themselves (one row per person, 36 per person in the panel) grow with the cohorts.
+    The last line (with ``--json``) is one JSON object: ``population, enrollees,
+    claim_rows, engine, engine_seconds, pandas_seconds, speedup, peak_rss_mb`` and more.
     """
     from analysis.cohort.engine import ENGINES
 

@@ -57,13 +57,19 @@ def standardised_costs(df: pd.DataFrame) -> pd.DataFrame:
     """
     out = df.copy()
     for o in COST_OUTCOMES:
-        months = f"observed_months_{o.name.rsplit('_', 1)[1]}"
+        months = _observed_months(o)
         if o.name not in out.columns or months not in out.columns:
             continue
         w = int(o.name.rsplit("_", 1)[1].removesuffix("m"))
         obs = out[months].astype(float)
         out[o.name] = (out[o.name].astype(float) * w / obs).where(obs > 0)
     return out
+
+
+def _observed_months(outcome: Outcome) -> str:
+    """The cohort column counting the observed months of a cost window
+    (``cost_total_12m`` -> ``observed_months_12m``)."""
+    return f"observed_months_{outcome.name.rsplit('_', 1)[1]}"
 
 
 def program_effects(cohorts: dict, *, seed: int) -> list:
@@ -74,7 +80,7 @@ def program_effects(cohorts: dict, *, seed: int) -> list:
 
     out = []
     outcomes = (*HEALTH_OUTCOMES, *COST_OUTCOMES)
-    months = [f"observed_months_{o.name.rsplit('_', 1)[1]}" for o in COST_OUTCOMES]
+    months = [_observed_months(o) for o in COST_OUTCOMES]
     for program in ("mystar", "vitality"):
         df = standardised_costs(
             analysis_frame(cohorts[program], [*(o.name for o in outcomes), *months])
