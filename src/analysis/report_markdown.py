@@ -109,11 +109,7 @@ def pipe_table(
     align = align or ["l"] * df.shape[1]
     head = [escape(h) for h in headers]
     body = [[escape(fmt_number(v)) for v in row] for row in df.itertuples(index=False)]
-    # Pandoc sizes wide pipe tables by the dashes of the separator line: make them
-    # proportional to each column's widest cell so that long text gets the room.
-    widths = [
-        min(24, max(3, *(display_width(r[j]) for r in [head, *body]))) for j in range(len(head))
-    ]
+    widths = column_widths([head, *body])
     rule = [
         {"l": ":" + "-" * w, "r": "-" * w + ":", "c": ":" + "-" * w + ":"}[a]
         for a, w in zip(align, widths, strict=True)
@@ -121,6 +117,54 @@ def pipe_table(
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(rule) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in body]
     return "\n".join(lines) + f"\n\n: {escape(caption)} {{#{label}}}\n"
+
+
+TABLE_WIDTH = 120
+"""Width of the page's text column in half-width characters (2 per CJK character)."""
+
+
+def column_widths(rows: Sequence[Sequence[str]], total: int = TABLE_WIDTH) -> list[int]:
+    """Dashes per column of a pipe table's separator line.
+
+    Pandoc gives a wide pipe table the full text width and splits it in proportion to
+    these dashes. Every column gets at least its longest unbreakable piece (a number,
+    an English word; CJK text breaks anywhere, but a header keeps four characters on a
+    line), so that short headers such as "p値" or "Participants" do not wrap mid-word;
+    the room left over goes to the columns with the longest text.
+    """
+    ncol = len(rows[0])
+    natural = [max(display_width(r[j]) for r in rows) + 2 for j in range(ncol)]
+    need = [
+        min(natural[j], max(_unbreakable(r[j], header=i == 0) for i, r in enumerate(rows)) + 2)
+        for j in range(ncol)
+    ]
+    if sum(natural) <= total:
+        return natural
+    # the page is only so wide: when the minimums alone fill it, text columns still get
+    # a fifth of the table, since their cells wrap over many lines otherwise
+    spare = max(total - sum(need), sum(need) // 4)
+    extra = [n - m for n, m in zip(natural, need, strict=True)]
+    if not sum(extra):
+        return need
+    return [m + round(spare * e / sum(extra)) for m, e in zip(need, extra, strict=True)]
+
+
+_RANGE = re.compile(r"[\d.,+\-−]+〜[\d.,+\-−]+")
+
+
+def _unbreakable(text: str, header: bool = False) -> int:
+    """Width of the longest piece of ``text`` that a line cannot break."""
+    if _RANGE.fullmatch(text):  # "−0.13〜0.24" reads best on one line ("… to …" may wrap)
+        return display_width(text)
+    pieces = re.split(r"\s+|(?<=[、。）])|(?=[（])", text)
+    widest = 0
+    for piece in pieces:
+        if any(unicodedata.east_asian_width(c) in "WF" for c in piece):
+            width = min(display_width(piece), 8) if header else 2
+        else:
+            width = display_width(piece)
+        widest = max(widest, width)
+    return widest
 
 
 def display_width(text: str) -> int:

@@ -8,6 +8,7 @@ section comes back as a :class:`~analysis.report_markdown.ReportBlock` in both l
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Callable
@@ -101,13 +102,17 @@ class _Writer:
         return table + "".join(f"\n{note}\n" for note in notes)
 
     def show_figure(self, step: str, name: str) -> str:
+        """A figure artifact, in this language's edition ``<name>_<lang>`` when the run
+        saved one (the run draws its figures in its own language)."""
         if not self.has(step, name):
             return self.note_missing(step, name)
-        meta = art.artifact_meta(self.run_dir, step, name)
-        art.figure_path(self.run_dir, step, name)  # raises if the PNG itself is gone
+        edition = f"{name}_{self.lang}"
+        file = edition if art.has_artifact(self.run_dir, step, edition) else name
+        meta = art.artifact_meta(self.run_dir, step, file)
+        art.figure_path(self.run_dir, step, file)  # raises if the PNG itself is gone
         cap = self.meta_text(meta, "caption") or f"{step}/{name}"
         alt = self.meta_text(meta, "alt") or cap
-        src = f"../{art.ARTIFACTS}/{step}/{name}.png"
+        src = f"../{art.ARTIFACTS}/{step}/{file}.png"
         return figure(src, cap, alt, label_id("fig", step, name))
 
     def suppress(self, df: pd.DataFrame, counts: list[str], **options) -> pd.DataFrame:
@@ -129,11 +134,17 @@ class _Writer:
         return fmt_count(n, self.min)
 
     def reason(self, record) -> str:
-        """The withheld reason of a row or numbers dict, in this language when recorded."""
+        """The withheld reason of a row or numbers dict, in this language when recorded,
+        worded for readers (:func:`plain_reason`)."""
         text = record.get(f"reason_{self.lang}") if self.lang != "en" else None
         if not isinstance(text, str) or not text:
             text = record.get("reason")
-        return text if isinstance(text, str) else ""
+        return plain_reason(text, self.s) if isinstance(text, str) else ""
+
+    def method(self, name) -> str:
+        """The estimator's name for readers (``aipw`` -> "二重頑健推定（AIPW）")."""
+        key = f"method.{name}"
+        return self.s(key) if key in self.s.keys() else str(name)
 
     def verdict(self, passed, reason) -> str:
         if bool(passed):
@@ -155,17 +166,25 @@ class _Writer:
 # --------------------------------------------------------------------------- sections
 
 
+def _digits(row) -> int:
+    """Decimals of an estimate and its interval, set by the largest of the three, so that
+    an estimate near zero is not printed to more places than its interval supports."""
+    values = [abs(float(row[c])) for c in ("estimate", "ci_low", "ci_high")
+              if not is_missing(row[c]) and not isinstance(row[c], str)]  # fmt: skip
+    return auto_digits(max(values)) if values else 2
+
+
 def _effect_rows(w: _Writer, df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in df.iterrows():
         small = w.small_group(r["n_treated"], r["n_control"])
         shown = bool(r["passed"]) and not small
-        unit, d = w.text(r, "unit"), auto_digits(r["estimate"])
+        unit, d = w.text(r, "unit"), _digits(r)
         withheld = "—" if small else w.s("verdict.withheld_short")
         rows.append(
             [
                 w.text(r, "label"),
-                r["method"],
+                w.method(r["method"]),
                 f"{fmt_signed(r['estimate'], d)} {unit}" if shown else withheld,
                 w.ci(r["ci_low"], r["ci_high"], d) if shown else "—",
                 fmt_p(r["p_value"]) if shown else "—",
@@ -214,7 +233,7 @@ def _headlines(w: _Writer) -> list[str]:
                     if r["ci_low"] > 0 or r["ci_high"] < 0
                     else "summary.effect_nonsig"
                 )
-                d = auto_digits(r["estimate"])
+                d = _digits(r)
                 lines.append(
                     w.s(
                         key,
@@ -286,8 +305,8 @@ def section_1(w: _Writer) -> list[str]:
                 "summary.population",
                 n_enrolled=w.count(kn["n_enrolled"]),
                 n_examined=w.count(kn["n_examined"]),
-                start=kn["period_start"],
-                end=kn["period_end"],
+                start=fmt_date(kn["period_start"], w.lang),
+                end=fmt_date(kn["period_end"], w.lang),
             )
         )
     else:
@@ -382,6 +401,50 @@ def section_3(w: _Writer) -> list[str]:
     else:
         out.append(w.note_missing("01_cohort", "checkup_participation"))
     return out
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")  # fmt: skip
+
+
+def fmt_date(value, lang: str) -> str:
+    """An ISO date for prose: ``2023年4月1日`` or ``1 April 2023`` (other text unchanged)."""
+    try:
+        d = dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)
+    if lang == "ja":
+        return f"{d.year}年{d.month}月{d.day}日"
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+_UNMET = re.compile(
+    r"^(?P<head>(?P<program>[\w（）() ]+): )?(?P<rule>.+?)\s?\((?:観測値|observed) (?P<value>[^()]*)\)$"
+)
+
+
+def plain_reason(text: str, strings: Strings) -> str:
+    """A withheld reason worded for readers.
+
+    The diagnostics record a failed gate as its rule and the observed value
+    (``"max |SMD| < 0.1 after adjustment (observed 0.188)"``), which reads as if the rule
+    held; each such part becomes ``verdict.unmet`` ("criterion not met: ..."). A leading
+    program key (``"vitality: ..."``, from the ROI) becomes the program's label. Other
+    text (an estimator's error) is kept.
+    """
+    from analysis.study.effects import PROGRAM_EN, PROGRAM_JA
+
+    labels = PROGRAM_JA if strings.lang == "ja" else PROGRAM_EN
+    parts = re.split(r"(; |、)", text)
+    for i, part in enumerate(parts):
+        m = _UNMET.match(part)
+        if m is None:
+            continue
+        head = m["head"] or ""
+        if m["program"] in labels:
+            head = f"{labels[m['program']]}: "
+        parts[i] = head + strings("verdict.unmet", rule=m["rule"], value=m["value"])
+    return "".join(parts)
 
 
 _PREFIX = re.compile(r"^\s*(\d[\d,]*)(\s*\(.*)$")
@@ -513,14 +576,18 @@ def section_7(w: _Writer) -> list[str]:
         _roi_sentence(w),
     ]
     if w.has("04_effect_costs", "roi"):
-        roi = w.numbers("04_effect_costs", "roi")
-        years = roi.get("break_even_years")
-        out.append(
-            w.s("roi.break_even", years=fmt_number(years, 1))
-            if not is_missing(years)
-            else w.s("roi.no_break_even")
-        )
+        out.append(_break_even_sentence(w, w.numbers("04_effect_costs", "roi")))
     return out
+
+
+def _break_even_sentence(w: _Writer, roi: dict) -> str:
+    """Break-even time, withheld with the ROI: both come from the same savings estimate."""
+    if not roi.get("passed", False):
+        return w.s("roi.break_even_withheld")
+    years = roi.get("break_even_years")
+    if is_missing(years):
+        return w.s("roi.no_break_even")
+    return w.s("roi.break_even", years=fmt_number(years, 1))
 
 
 def section_8(w: _Writer) -> list[str]:
@@ -531,7 +598,7 @@ def section_8(w: _Writer) -> list[str]:
         for _, r in df.iterrows():
             small = w.small_group(r["n"])
             shown = bool(r["passed"]) and not small
-            d = auto_digits(r["estimate"])
+            d = _digits(r)
             withheld = "—" if small else w.s("verdict.withheld_short")
             rows.append(
                 [
@@ -609,7 +676,7 @@ def section_9(w: _Writer) -> list[str]:
         values = ["true_effect", "mean_estimate", "bias", "rmse"]
         body = pd.DataFrame(
             {
-                0: df["method"],
+                0: [w.method(m) for m in df["method"]],
                 **{i + 1: [fmt_number(v) for v in df[c]] for i, c in enumerate(values)},
                 5: [fmt_number(v, 2) for v in df["coverage"]],
             }

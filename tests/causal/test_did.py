@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.causal.did import did_effect
+from analysis.causal.did import _decimals, did_effect, format_plain
 from analysis.seeds import rng
 
 # Simulated panels below have event-study SEs of about 0.1; the effect at each event
@@ -257,7 +257,7 @@ def test_outputs_and_input_not_modified():
     assert repr(res).startswith("<DidResult") and "\n" not in repr(res)
     assert "<table" in res.summary()._repr_html_()
     ax = res.plot()
-    assert ax.get_xlabel() == "periods since program start"
+    assert ax.get_xlabel() == "Periods since program start"
 
 
 @pytest.mark.parametrize(
@@ -287,3 +287,46 @@ def test_bad_input(change, kwargs, match):
             n_bootstrap=0,
             **kwargs,
         )
+
+
+def _tick_texts(ax) -> list[str]:
+    ax.figure.canvas.draw()
+    return [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_plot_labels_name_no_column_and_costs_read_plainly(lang):
+    """Yen-sized effects: no column name, no title, ticks with separators, no 'e+'."""
+    import matplotlib.pyplot as plt
+
+    df = _panel(n=200, seed=11, effect=30_000.0)
+    df = df.assign(cost=df.cost * 30_000.0)
+    res = did_effect(df, unit="id", time="month", outcome="cost", first_treated="start")
+    ax = res.plot(lang=lang)
+    texts = [ax.get_xlabel(), ax.get_ylabel(), ax.get_title()]
+    texts += [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not any("cost" in t or "ATT" in t or "e+" in t for t in texts), texts
+    assert ax.get_title() == ""
+    ticks = _tick_texts(ax)
+    assert ticks and not any("e" in t.lower() for t in ticks), ticks
+    assert any("," in t for t in ticks), ticks  # tens of thousands get separators
+    assert ax.yaxis.get_offset_text().get_text() == ""
+    if lang == "ja":
+        assert "開始" in ax.get_xlabel()
+    ax = res.plot(lang=lang, xlabel="開始月からの月数", ylabel="月間医療費の差（円）", title="T")
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == (
+        "開始月からの月数",
+        "月間医療費の差（円）",
+        "T",
+    )
+    plt.close("all")
+
+
+def test_plain_number_format():
+    assert format_plain(-150_000) == "\u2212150,000"
+    assert format_plain(1234.5, 1) == "1,234.5"
+    assert format_plain(-0.0001, 2) == "0.00"  # no "-0"
+    assert _decimals([0, 50_000, 100_000]) == 0
+    assert _decimals([0.0, 0.25, 0.5]) == 2
+    assert _decimals([0.0, 0.5, 1.0]) == 1
+    assert _decimals([3.0]) == 0

@@ -171,3 +171,22 @@ def test_bad_input(change, kwargs, match):
     kwargs = {"tau": 5.0, "n_bootstrap": 50, **kwargs}
     with pytest.raises(ValueError, match=match):
         rmst_difference(df, duration="days", event="event", treatment="t", **kwargs)
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_plot_labels_name_no_column(lang):
+    import matplotlib.pyplot as plt
+
+    df = _ten_people().rename(columns={"days": "time_days", "event": "had_event", "t": "arm_t"})
+    kw = dict(duration="time_days", event="had_event", treatment="arm_t")
+    curves = weighted_km(df, **kw)
+    ax = curves.plot(lang=lang)
+    texts = [ax.get_xlabel(), ax.get_ylabel()]
+    texts += [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not any("_" in t for t in texts), texts  # no column name
+    assert len(set(texts)) == 4 and all(texts)
+    weighted = weighted_km(df, weights="ipw", covariates=["age"], **kw)
+    assert weighted.plot(lang=lang).get_ylabel() != ax.get_ylabel()  # says it is weighted
+    ax = curves.plot(lang=lang, xlabel="基準日からの年数")
+    assert ax.get_xlabel() == "基準日からの年数"
+    plt.close("all")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -19,7 +20,13 @@ from analysis.report_runs import (
     verify_command_text,
     wareki_fiscal_year,
 )
-from analysis.report_sections import SECTIONS, Report, report_title, section_markdown
+from analysis.report_sections import (
+    SECTIONS,
+    Report,
+    plain_reason,
+    report_title,
+    section_markdown,
+)
 
 
 @pytest.fixture(scope="module")
@@ -243,3 +250,215 @@ def test_key_figures_read_published_counts_with_separators_and_marks(tmp_path):
     fig = key_figures(run)
     assert fig["program_n_offered"] == 3939 + 676
     assert fig["program_n_enrolled"] is None  # a hidden count makes the total unknown
+
+
+def _with_roi(run_dir, tmp_path, **changes) -> Path:
+    run = tmp_path / "FY2023" / "roi"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    roi = art.load_numbers(run, "04_effect_costs", "roi")
+    art.save_numbers({**roi, **changes}, run, "04_effect_costs", "roi")
+    return run
+
+
+def test_a_withheld_roi_withholds_its_break_even_too(run_dir, tmp_path):
+    reason = "vitality: max |SMD| < 0.1 after adjustment (observed 0.188)"
+    reason_ja = "vitality: 調整後の標準化平均差の最大値(|SMD|)が 0.1 未満(観測値 0.188)"
+    for years in (0.43, None):  # a break-even, or savings that never repay the cost
+        run = _with_roi(run_dir, tmp_path / str(years), passed=False, reason=reason,
+                        reason_ja=reason_ja, break_even_years=years)  # fmt: skip
+        for lang in LANGS:
+            s = Strings(lang)
+            md, _ = section_markdown(run, 7, lang)
+            assert s("roi.break_even_withheld") in md
+            assert s("roi.break_even", years="X").split("X")[0] not in md
+            assert s("roi.no_break_even") not in md
+            label = "Vitality（運動）" if lang == "ja" else "Vitality (exercise)"
+            assert label in md and "vitality:" not in md  # the program by its label
+    passed = _with_roi(run_dir, tmp_path / "ok", passed=True, break_even_years=0.43)
+    for lang in LANGS:
+        md, _ = section_markdown(passed, 7, lang)
+        assert Strings(lang)("roi.break_even", years="0.4") in md
+        assert Strings(lang)("roi.break_even_withheld") not in md
+
+
+def test_failed_gates_read_as_unmet_criteria_and_errors_are_kept():
+    ja, en = Strings("ja"), Strings("en")
+    two = "max |SMD| < 0.1 after adjustment (observed 0.3); ESS ratio >= 0.2 (observed 0.1)"
+    assert plain_reason(two, en) == (
+        "criterion not met: max |SMD| < 0.1 after adjustment (observed 0.3); "
+        "criterion not met: ESS ratio >= 0.2 (observed 0.1)"
+    )
+    roi_ja = "mystar: 調整後の標準化平均差の最大値(|SMD|)が 0.1 未満(観測値 0.312)"
+    assert plain_reason(roi_ja, ja) == (
+        "Mystar（伴走支援）: 「調整後の標準化平均差の最大値(|SMD|)が 0.1 未満」の基準を満たさず、"
+        "観測値 0.312"
+    )
+    error = "推定できませんでした: too few treated (3 < 10)"
+    assert plain_reason(error, ja) == error
+
+
+def test_estimators_are_named_for_readers(run_dir, sections):
+    raw = {"aipw", "regression", "ipw", "matching", "dml", "iv_letter", "did", "rmst_ipw"}
+    for lang in LANGS:
+        s = Strings(lang)
+        assert all(f"method.{m}" in s.keys() for m in raw)
+        for n in (6, 7, 9):
+            cells = {
+                c.strip()
+                for line in sections[lang][n].splitlines()
+                if line.startswith("| ")
+                for c in line.strip("|").split("|")
+            }
+            assert not cells & raw, (lang, n, cells & raw)
+        assert s("method.aipw") in sections[lang][6] and s("method.dml") in sections[lang][9]
+
+
+def test_each_language_shows_its_own_figure_edition(run_dir, tmp_path):
+    run = tmp_path / "FY2023" / "editions"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    step = "04_effect_costs"
+    src = run / "artifacts" / step
+    shutil.copy(src / "event_study.png", src / "event_study_en.png")
+    shutil.copy(src / "event_study.meta.json", src / "event_study_en.meta.json")
+    ja, _ = section_markdown(run, 7, "ja")
+    en, _ = section_markdown(run, 7, "en")
+    assert f"../artifacts/{step}/event_study.png" in ja and "event_study_en" not in ja
+    assert f"../artifacts/{step}/event_study_en.png" in en
+    assert "#fig-04-effect-costs-event-study " in en  # the same cross-reference label
+
+
+def _texts(ax) -> list[str]:
+    legend = ax.get_legend()
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    return [ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), *ticks] + (
+        [t.get_text() for t in legend.get_texts()] if legend else []
+    )
+
+
+def test_balance_covariates_have_labels_in_both_languages():
+    from analysis.study.effects import COVARIATES
+    from analysis.study.exercise import covariate_label
+
+    for lang in LANGS:
+        labels = [covariate_label(c, lang) for c in [*COVARIATES, "sex[M]"]]
+        assert not any("_" in t or "[" in t for t in labels), labels
+        assert len(set(labels)) == len(labels)
+    assert covariate_label("cm_cancer", "ja") == "がん（レセプト病名）"
+    assert covariate_label("sex[M]", "en") == "Sex: Men"
+    assert covariate_label("not_a_covariate", "en") == "not_a_covariate"
+
+
+def test_cost_figures_name_no_column_and_are_saved_in_both_languages(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from analysis.causal.did import did_effect
+    from analysis.causal.survival import weighted_km
+    from analysis.seeds import rng
+    from analysis.study import costs
+    from analysis.study.effects import Attempt, Outcome
+
+    g = rng(3, "report-figures")
+    n, months = 120, np.arange(-3, 3)
+    start = np.where(np.arange(n) < 40, 0.0, np.nan)
+    panel = pd.DataFrame({
+        "person_id": np.repeat(np.arange(n), len(months)), "rel_month": np.tile(months, n),
+        "first_treated": np.repeat(start, len(months)),
+        "cost_total": g.gamma(2.0, 15_000.0, n * len(months)),
+    })  # fmt: skip
+    did = did_effect(panel, unit="person_id", time="rel_month", outcome="cost_total",
+                     first_treated="first_treated")  # fmt: skip
+    attempt = Attempt("vitality", Outcome("m", "月", "Month", "円", "yen"), "did", did)
+    km = pd.DataFrame({"time_years": g.uniform(0.1, 2.0, n), "event": g.integers(0, 2, n),
+                       "treat": (np.arange(n) < 40).astype(int)})  # fmt: skip
+    curves = weighted_km(km, duration="time_years", event="event", treatment="treat")
+    for lang in LANGS:
+        for ax in (costs.plot_event_study(attempt, lang=lang),
+                   costs.plot_severe_events(curves, lang=lang)):  # fmt: skip
+            ax.figure.canvas.draw()
+            texts = _texts(ax)
+            assert not any("_" in t or "e+" in t for t in texts), texts
+    ax = costs.plot_event_study(attempt, lang="ja")
+    assert ax.get_ylabel() == "月間医療費の差（円）" and ax.get_title() == ""
+    assert costs.plot_severe_events(curves, lang="en").get_xlabel() == "Years since index date"
+    plt.close("all")
+    fig = costs.plot_event_study(attempt, lang="ja").figure
+    paths = costs.save_results(tmp_path, 2023, effects=pd.DataFrame({"a": [1]}), roi={},
+                               figures={"event_study": fig})  # fmt: skip
+    names = sorted(p.name for p in paths if p.suffix == ".png")
+    assert names == ["event_study.png", "event_study_en.png"]
+    assert plt.get_fignums() == [fig.number]  # the English edition was closed after saving
+    plt.close("all")
+
+
+def test_table_columns_keep_headers_and_ranges_whole():
+    from analysis.report_markdown import TABLE_WIDTH, column_widths
+
+    head = ["Outcome", "p-value", "Participants", "95% CI", "Reliability"]
+    body = [["Vitality (exercise): Medical cost, 12 months", "0.042", "90",
+             "−8,790 to 496,074", "Withheld (criterion not met: " + "word " * 30 + ")"]]  # fmt: skip
+    widths = column_widths([head, *body])
+    assert widths[1] >= len("p-value") + 2 and widths[2] >= len("Participants") + 2
+    assert widths[3] >= len("496,074") + 2  # "… to …" may wrap, but "〜" ranges stay whole
+    assert column_widths([["区間", "x" * 200], ["−0.18〜0.57", "y"]])[0] >= 13
+    assert widths[4] == max(widths)  # the long text gets the room left over
+    assert sum(widths) >= TABLE_WIDTH - len(widths)  # the table spans the page
+    small = [["a", "b"], ["1", "2"]]
+    assert column_widths(small) == [3, 3]  # narrow tables keep their natural widths
+    ja = column_widths([["評価項目", "参加者数"], ["あ" * 80, "67"]])
+    assert ja[1] >= 10  # a CJK header keeps four characters on a line
+
+
+def test_balance_and_overlap_figures_are_labelled_for_readers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from analysis.causal.balance import balance_table
+    from analysis.causal.diagnostics import Diagnostics
+    from analysis.seeds import rng
+    from analysis.study.effects import COVARIATES, Attempt
+    from analysis.study.exercise import EXERCISE_OUTCOMES, balance_figure, overlap_figure
+
+    g = rng(5, "report-balance")
+    names = [c for c in COVARIATES if c != "sex"] + ["sex[M]"]
+    t = (np.arange(200) < 60).astype(int)
+    X = g.normal(size=(200, len(names))) + 0.3 * t[:, None]
+    e = np.clip(0.3 + 0.1 * g.normal(size=200), 0.01, 0.99)
+    result = SimpleNamespace(
+        diagnostics=Diagnostics(tables={"balance": balance_table(X, t, names)}),
+        info={"propensity": e, "treatment_values": t},
+    )
+    attempts = [Attempt("vitality", EXERCISE_OUTCOMES[0], "aipw", result)]
+    for lang in LANGS:
+        ax = balance_figure(attempts, lang=lang)
+        texts = _texts(ax)
+        assert not any(c in texts for c in names), texts  # no covariate column name
+        assert not any("_" in t or " / " in t for t in texts), texts  # one language only
+        assert len(ax.get_legend().get_texts()) == 3  # before, after, the criterion
+        ax = overlap_figure(attempts, lang=lang)
+        assert not any("_" in t or " / " in t for t in _texts(ax)), _texts(ax)
+    plt.close("all")
+
+
+def test_prose_dates_read_naturally(sections):
+    from analysis.report_sections import fmt_date
+
+    assert fmt_date("2023-04-01", "ja") == "2023年4月1日"
+    assert fmt_date("2024-03-31", "en") == "31 March 2024"
+    assert fmt_date("not recorded", "en") == "not recorded"
+    assert "年4月1日から" in sections["ja"][1] and "1 April" in sections["en"][1]
+    assert not re.search(r"\d{4}-\d\d-\d\d", sections["ja"][1] + sections["en"][1])
+
+
+def test_an_estimate_near_zero_gets_the_decimals_of_its_interval():
+    from analysis.report_sections import _digits
+
+    assert _digits({"estimate": 0.0077, "ci_low": -0.373, "ci_high": 0.3884}) == 2
+    assert _digits({"estimate": -26_410.0, "ci_low": -103_963.0, "ci_high": 51_143.0}) == 0
+    assert _digits({"estimate": 0.0077, "ci_low": float("nan"), "ci_high": None}) == 4

@@ -449,9 +449,38 @@ class DidResult(DesignEffect):
             "info": {"control_group": self.control_group, "n_bootstrap": self.n_bootstrap},
         }
 
-    def plot(self, ax=None, lang: str = "en"):
-        """Event-study plot: estimates, pointwise 95% CIs and the uniform band."""
-        ax, lab = self._axes(ax, lang)
+    def plot(
+        self,
+        ax=None,
+        lang: str = "en",
+        *,
+        xlabel: str | None = None,
+        ylabel: str | None = None,
+        title: str | None = None,
+    ):
+        """Event-study plot: estimates, pointwise 95% CIs and the uniform band.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+        lang : {"ja", "en"}
+            Language of the default labels.
+        xlabel, ylabel : str, optional
+            Axis labels; by default "periods since start" and "difference in the outcome"
+            in ``lang`` (never the outcome's column name).
+        title : str, optional
+            No title by default: the figure's caption says what it shows.
+
+        Returns
+        -------
+        matplotlib Axes
+            The y axis shows plain numbers with thousands separators (no scientific
+            notation or offset).
+        """
+        from matplotlib.ticker import MaxNLocator
+
+        ax, base = self._axes(ax, lang)
+        lab = {**base, **DID_PLOT_LABELS[lang]}
         es = self.event_study
         e = es["event_time"].to_numpy()
         if es["band_low"].notna().any():
@@ -480,11 +509,74 @@ class DidResult(DesignEffect):
             )
         ax.axhline(0, color="0.3", lw=0.8)
         ax.axvline(-0.5, color="0.3", lw=0.8, ls="--")
-        ax.set_xlabel(lab["event_time"])
-        ax.set_ylabel(self.outcome)
-        ax.set_title(f"ATT = {self.estimate:.3g}; pre-trend p = {self.pretrend_p:.3f}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_formatter(plain_number_formatter())
+        ax.yaxis.set_major_formatter(plain_number_formatter())
+        ax.set_xlabel(lab["event_time"] if xlabel is None else xlabel)
+        ax.set_ylabel(lab["difference"] if ylabel is None else ylabel)
+        if title:
+            ax.set_title(title)
         ax.legend(loc="best", fontsize="small")
         return ax
+
+
+DID_PLOT_LABELS = {
+    "ja": {
+        "event_time": "開始からの期間",
+        "difference": "効果（参加者と比較対象者の差）",
+        "uniform_band": "同時95%信頼帯",
+        "pre": "開始前",
+        "post": "開始後",
+    },
+    "en": {
+        "event_time": "Periods since program start",
+        "difference": "Effect (participants minus comparison)",
+        "uniform_band": "Simultaneous 95% band",
+        "pre": "Before start",
+        "post": "After start",
+    },
+}
+"""Default labels of the event-study plot (override the shared design-plot labels)."""
+
+
+def plain_number_formatter():
+    """A matplotlib ``Formatter`` of plain numbers with thousands separators.
+
+    Ticks read ``−150,000`` or ``0.25``: never scientific notation or an offset; the
+    decimals follow the tick spacing (:func:`format_plain`).
+    """
+    from matplotlib.ticker import Formatter
+
+    class PlainNumbers(Formatter):
+        decimals = 0
+
+        def set_locs(self, locs):
+            super().set_locs(locs)
+            self.decimals = _decimals(locs)
+
+        def __call__(self, x, pos=None):
+            return format_plain(x, self.decimals)
+
+    return PlainNumbers()
+
+
+def _decimals(locs) -> int:
+    """Fewest decimals (at most 6) that show every tick of ``locs`` exactly."""
+    locs = np.asarray(locs, float)
+    locs = locs[np.isfinite(locs)]
+    scale = max(float(np.max(np.abs(locs))), 1.0) if locs.size else 1.0
+    for d in range(7):
+        if np.all(np.abs(np.round(locs, d) - locs) <= 1e-9 * scale):
+            return d
+    return 6
+
+
+def format_plain(x: float, decimals: int = 0) -> str:
+    """``x`` with thousands separators and ``decimals`` places; a true minus sign."""
+    text = f"{x:,.{decimals}f}"
+    if text.lstrip("-").strip("0.,") == "":
+        text = text.lstrip("-")  # no "-0"
+    return text.replace("-", "\u2212")
 
 
 def _inference(

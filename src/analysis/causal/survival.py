@@ -215,28 +215,73 @@ class SurvivalCurves(DesignResult):
             )
         return pd.DataFrame(rows).round(decimals)
 
-    def plot(self, ax=None, lang: str = "en"):
-        """Survival curves per arm (step functions); returns the Axes."""
-        return plot_survival(self, ax=ax, lang=lang)
+    def plot(self, ax=None, lang: str = "en", **labels):
+        """Survival curves per arm (step functions); returns the Axes (``plot_survival``)."""
+        return plot_survival(self, ax=ax, lang=lang, **labels)
 
 
-def plot_survival(curves: SurvivalCurves, ax=None, lang: str = "en"):
-    """Step plot of the (weighted) Kaplan-Meier curves of both arms; returns the Axes."""
+def plot_survival(
+    curves: SurvivalCurves,
+    ax=None,
+    lang: str = "en",
+    *,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    arms: tuple[str, str] | None = None,
+):
+    """Step plot of the (weighted) Kaplan-Meier curves of both arms; returns the Axes.
+
+    Parameters
+    ----------
+    curves : SurvivalCurves
+    ax : matplotlib Axes, optional
+    lang : {"ja", "en"}
+        Language of the labels.
+    xlabel : str, optional
+        The time axis label, e.g. "Years since index"; by default "time since start" in
+        ``lang`` (never the duration's column name, whose unit the curves do not know).
+    ylabel : str, optional
+        By default "proportion free of the event", marked "(weighted)" for IPW curves.
+    arms : (str, str), optional
+        Legend labels of the treated and the control arm; by default "treated group" and
+        "control group" in ``lang``.
+    """
     import matplotlib.pyplot as plt
 
-    lab = plot_labels(lang)
+    lab = {**plot_labels(lang), **SURVIVAL_PLOT_LABELS[lang]}
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
-    for label, color in (("treated", "C1"), ("control", "C0")):
+    names = arms or (lab["treated"], lab["control"])
+    for label, color, name in (("treated", "C1", names[0]), ("control", "C0", names[1])):
         arm = curves.table[curves.table["arm"] == label]
         t = np.concatenate([[0.0], arm["time"].to_numpy()])
         s = np.concatenate([[1.0], arm["survival"].to_numpy()])
-        ax.step(t, s, where="post", color=color, label=lab[label])
+        ax.step(t, s, where="post", color=color, label=name)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(curves.duration)
-    ax.set_ylabel(lab["survival"] + (" (IPTW)" if curves.weighting == "ipw" else ""))
+    ax.set_xlabel(lab["time"] if xlabel is None else xlabel)
+    default = lab["survival_ipw" if curves.weighting == "ipw" else "survival"]
+    ax.set_ylabel(default if ylabel is None else ylabel)
     ax.legend(loc="lower left")
     return ax
+
+
+SURVIVAL_PLOT_LABELS = {
+    "ja": {
+        "time": "開始からの経過時間",
+        "treated": "介入群",
+        "control": "対照群",
+        "survival": "イベントが起きていない人の割合",
+        "survival_ipw": "イベントが起きていない人の割合（重み付け）",
+    },
+    "en": {
+        "time": "Time since start",
+        "treated": "Treated group",
+        "control": "Control group",
+        "survival": "Proportion free of the event",
+        "survival_ipw": "Proportion free of the event (weighted)",
+    },
+}
+"""Labels of the Kaplan-Meier plot (override the shared design-plot labels)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -333,9 +378,9 @@ class SurvivalEffectResult(DesignEffect):
             "info": {"tau": self.tau, **self.info},
         }
 
-    def plot(self, ax=None, lang: str = "en"):
+    def plot(self, ax=None, lang: str = "en", **labels):
         """The survival curves the effect comes from (``plot_survival``)."""
-        return plot_survival(self.curves, ax=ax, lang=lang)
+        return plot_survival(self.curves, ax=ax, lang=lang, **labels)
 
     plot_survival = plot
 

@@ -13,9 +13,18 @@ import numpy as np
 import pandas as pd
 
 from analysis.economics import allocate_budget, break_even_years, budget_impact, evaluate_roi
+from analysis.i18n import check_lang
 from analysis.risk.table import risk_table
 from analysis.seeds import int_seed
-from analysis.study.effects import COVARIATES, Outcome, attempt, run_methods
+from analysis.study.effects import (
+    COVARIATES,
+    PROGRAM_EN,
+    PROGRAM_JA,
+    Outcome,
+    attempt,
+    run_methods,
+)
+from analysis.study.exercise import save_figure_editions, with_editions
 
 BUDGET_YEN = 4_730_000
 """FY2023 program budget of the city (both programs)."""
@@ -163,8 +172,10 @@ def roi_numbers(attempts, participants: dict, *, budget_yen: float = BUDGET_YEN,
     The budget is shared between programs (``allocate_budget``); each program's annual
     saving per participant is minus its AIPW effect on 12-month cost
     (``evaluate_roi``). Savings and their interval bounds add up over programs.
-    ``passed`` is false (with the reason) when a cost effect is missing or failed its
-    diagnostics: the report then withholds the ROI.
+    ``passed`` is false (with the reason, naming each program by its label) when a cost
+    effect is missing or failed its diagnostics: the report then withholds the ROI and
+    the break-even derived from the same savings. ``break_even_years`` is recorded either
+    way for auditors (``None`` when the savings never repay the cost).
     """
     parts = {p: int(n) for p, n in participants.items() if n > 0}
     alloc = allocate_budget(budget_yen, parts).set_index("program")
@@ -172,13 +183,14 @@ def roi_numbers(attempts, participants: dict, *, budget_yen: float = BUDGET_YEN,
     for program, n in parts.items():
         a = next((x for x in attempts if x.program == program and x.method == "aipw"
                   and x.outcome.name == "cost_total_12m"), None)  # fmt: skip
+        en, ja = PROGRAM_EN.get(program, program), PROGRAM_JA.get(program, program)
         if a is None or a.result is None:
-            reasons.append(f"{program}: {a.error if a else 'no cost estimate'}")
-            reasons_ja.append(f"{program}: {a.reason_ja if a else '医療費の推定値なし'}")
+            reasons.append(f"{en}: {a.error if a else 'no cost estimate'}")
+            reasons_ja.append(f"{ja}: {a.reason_ja if a else '医療費の推定値なし'}")
             continue
         if not a.passed:
-            reasons.append(f"{program}: {a.reason}")
-            reasons_ja.append(f"{program}: {a.reason_ja}")
+            reasons.append(f"{en}: {a.reason}")
+            reasons_ja.append(f"{ja}: {a.reason_ja}")
         r = a.result
         ev = evaluate_roi(r.estimate, r.ci_low, r.ci_high, program=program, participants=n,
                           cost_per_participant=float(alloc.loc[program, "cost_per_participant"]),
@@ -202,7 +214,7 @@ def roi_numbers(attempts, participants: dict, *, budget_yen: float = BUDGET_YEN,
         "horizon_years": 1,
         "passed": not reasons,
         "reason": "; ".join(reasons),
-        "reason_ja": "; ".join(reasons_ja),
+        "reason_ja": "、".join(reasons_ja),
     }
 
 
@@ -265,7 +277,7 @@ def save_results(run_dir, fiscal_year: int, *, effects, roi, figures, impact=Non
                                     period=period))  # fmt: skip
     for name, fig in figures.items():
         cap, alt = text[name]
-        paths.append(art.save_figure(fig, run_dir, step, name, caption=cap, alt=alt))
+        paths += save_figure_editions(fig, run_dir, step, name, caption=cap, alt=alt)
     return paths
 
 
@@ -278,15 +290,41 @@ def _empty(text: str):
     return ax
 
 
+EVENT_STUDY_LABELS = {
+    "ja": ("開始月からの月数", "月間医療費の差（円）"),
+    "en": ("Months since program start", "Difference in monthly medical cost (yen)"),
+}
+"""(x, y) axis labels of the event-study figure."""
+SEVERE_EVENTS_LABELS = {
+    "ja": {"xlabel": "基準日からの年数", "ylabel": "重症化イベントのない人の割合",
+           "weighted": "（逆確率重み付け）", "arms": ("参加者", "非参加者")},
+    "en": {"xlabel": "Years since index date", "ylabel": "Proportion free of severe events",
+           "weighted": " (weighted)", "arms": ("Participants", "Non-participants")},
+}  # fmt: skip
+"""Axis and legend labels of the severe-event Kaplan-Meier figure."""
+
+
 def plot_event_study(did, *, lang: str = "ja"):
-    """The event-study plot of an ``event_study`` attempt (a note if it failed)."""
+    """The event-study plot of an ``event_study`` attempt (a note if it failed).
+
+    Axis labels in ``lang`` (:data:`EVENT_STUDY_LABELS`), costs with thousands
+    separators, and no title: the report's caption says what the figure shows.
+    """
     if did.result is None:
-        return _empty(("推定できませんでした: " if lang == "ja" else "Not estimable: ") + did.error)
-    return did.result.plot(lang=lang)
+        ax = _empty(("推定できませんでした: " if lang == "ja" else "Not estimable: ") + did.error)
+    else:
+        xlabel, ylabel = EVENT_STUDY_LABELS[check_lang(lang)]
+        ax = did.result.plot(lang=lang, xlabel=xlabel, ylabel=ylabel)
+    return with_editions(ax, lang, lambda other: plot_event_study(did, lang=other))
 
 
 def plot_severe_events(curves, *, lang: str = "ja"):
     """Kaplan-Meier curves of ``severe_events`` (a note if they could not be drawn)."""
     if curves is None:
-        return _empty("推定できませんでした" if lang == "ja" else "Not estimable")
-    return curves.plot(lang=lang)
+        ax = _empty("推定できませんでした" if lang == "ja" else "Not estimable")
+    else:
+        lab = SEVERE_EVENTS_LABELS[check_lang(lang)]
+        weighted = lab["weighted"] if curves.weighting == "ipw" else ""
+        ax = curves.plot(lang=lang, xlabel=lab["xlabel"], ylabel=lab["ylabel"] + weighted,
+                         arms=lab["arms"])  # fmt: skip
+    return with_editions(ax, lang, lambda other: plot_severe_events(curves, lang=other))

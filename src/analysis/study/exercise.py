@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.config import MIN_CELL_COUNT
+from analysis.i18n import check_lang
 from analysis.seeds import int_seed
 from analysis.study.disclosure import suppress
 from analysis.study.effects import COVARIATES, Attempt, Outcome, attempt, complete_cases
@@ -149,13 +150,17 @@ def plot_steps(table: pd.DataFrame, *, program_weeks: int = 13, ax=None, lang: s
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.2))
-    ax.axvspan(0, program_weeks, color="0.9", label="実施期間" if lang == "ja" else "Program")
+    ax.axvspan(
+        0, program_weeks, color="0.9", label="実施期間" if lang == "ja" else "Program period"
+    )
     ax.errorbar(table["week"], table["mean_steps"], yerr=1.96 * table["se"], fmt="o-",
                 ms=3, capsize=2)  # fmt: skip
     ax.set_xlabel("開始からの週" if lang == "ja" else "Weeks since start")
     ax.set_ylabel("1日平均歩数" if lang == "ja" else "Mean steps per day")
     ax.legend(loc="lower right", fontsize="small")
-    return ax
+    return with_editions(
+        ax, lang, lambda other: plot_steps(table, program_weeks=program_weeks, lang=other)
+    )
 
 
 def sensitivity_table(attempts) -> pd.DataFrame:
@@ -345,8 +350,91 @@ def save_results(
     ]  # fmt: skip
     for name, fig in figures.items():
         cap, alt = figure_text[name]
-        paths.append(art.save_figure(fig, run_dir, step, name, caption=cap, alt=alt))
+        paths += save_figure_editions(fig, run_dir, step, name, caption=cap, alt=alt)
     return paths
+
+
+def with_editions(ax, lang: str, draw):
+    """Mark the figure of ``ax`` as drawn in ``lang`` and redrawable by ``draw(lang)``.
+
+    :func:`save_figure_editions` then saves one edition per report language, so the
+    English report shows English figures although the run drew them in Japanese.
+    Returns ``ax``.
+    """
+    ax.figure.edition_lang = lang
+    ax.figure.redraw_in = draw
+    return ax
+
+
+def save_figure_editions(fig, run_dir, step: str, name: str, *, caption, alt) -> list:
+    """Save ``fig`` as artifact ``name`` and, when it can be redrawn (:func:`with_editions`),
+    an edition ``name_<lang>`` in every other report language (its figure closed, so a
+    notebook does not show it). Returns the paths written."""
+    import matplotlib.pyplot as plt
+
+    from analysis import artifacts as art
+    from analysis.i18n import LANGS
+
+    paths = [art.save_figure(fig, run_dir, step, name, caption=caption, alt=alt)]
+    drawn, draw = getattr(fig, "edition_lang", None), getattr(fig, "redraw_in", None)
+    if drawn is None or draw is None:
+        return paths
+    for lang in (code for code in LANGS if code != drawn):
+        other = draw(lang).figure
+        try:
+            paths.append(art.save_figure(other, run_dir, step, f"{name}_{lang}",
+                                         caption=caption, alt=alt))  # fmt: skip
+        finally:
+            plt.close(other)
+    return paths
+
+
+def covariate_label(name: str, lang: str) -> str:
+    """The report label of a balance covariate (``cm_cancer`` -> "がん（レセプト病名）").
+
+    Labels come from Table 1 (:data:`analysis.study.cohort_step.TABLE1_ROWS`) and the
+    comorbidity dictionary (:data:`analysis.cohort.codes.COMORBIDITY_LABELS`); a dummy
+    column such as ``sex[M]`` gets its variable and level. An unknown name is returned
+    unchanged.
+    """
+    from analysis.cohort.codes import COMORBIDITY_LABELS
+    from analysis.study.cohort_step import SEX_EN, SEX_JA, TABLE1_ROWS
+
+    pick = 0 if lang == "ja" else 1
+    labels = {col: (ja, en) for col, _, ja, en in TABLE1_ROWS}
+    labels.update({f"cm_{k}": (f"{ja}（レセプト病名）", f"{en} (claims)")
+                   for k, (ja, en) in COMORBIDITY_LABELS.items()})  # fmt: skip
+    labels.update(COVARIATE_LABELS)
+    base, _, level = name.partition("[")
+    level = level.removesuffix("]")
+    if base not in labels:
+        return name
+    text = labels[base][pick]
+    if level:
+        level = (SEX_JA if lang == "ja" else SEX_EN).get(level, level) if base == "sex" else level
+        text = f"{text}（{level}）" if lang == "ja" else f"{text}: {level}"
+    return text
+
+
+COVARIATE_LABELS = {
+    "age_years": ("年齢", "Age"),
+    "sex": ("性別", "Sex"),
+    "log_cost_total_prior": ("前年医療費（対数）", "Prior-year medical cost (log)"),
+}
+"""Labels of the covariates that Table 1 shows in another form."""
+
+FIGURE_LABELS = {
+    "ja": {"before": "調整前", "after": "調整後", "smd": "標準化平均差の絶対値",
+           "treated": "参加者", "control": "非参加者", "propensity": "傾向スコア",
+           "density": "密度", "not_estimable": "推定できませんでした",
+           "threshold": "基準（{:g}未満）"},
+    "en": {"before": "Before adjustment", "after": "After adjustment",
+           "smd": "Absolute standardised mean difference", "treated": "Participants",
+           "control": "Non-participants", "propensity": "Propensity score",
+           "density": "Density", "not_estimable": "Not estimable",
+           "threshold": "Criterion (below {:g})"},
+}  # fmt: skip
+"""Labels of the balance and overlap figures."""
 
 
 def estimate_effects(df: pd.DataFrame, *, seed: int) -> list[Attempt]:
@@ -375,17 +463,30 @@ def _empty(ax, text: str):
 
 
 def balance_figure(attempts, *, lang: str = "ja"):
-    """Love plot of the primary estimate (a note when it could not be computed)."""
+    """Love plot of the primary estimate (a note when it could not be computed).
+
+    Covariates, legend and axis are labelled in ``lang`` (:func:`covariate_label`).
+    """
     import matplotlib.pyplot as plt
 
     from analysis.causal.balance import plot_balance
     from analysis.study.effects import first_result
 
+    lab = FIGURE_LABELS[check_lang(lang)]
     r = first_result(attempts, "aipw", EXERCISE_OUTCOMES[0].name)
     if r is None or "balance" not in r.diagnostics.tables:
-        return _empty(plt.subplots(figsize=(5, 2))[1], "推定できませんでした" if lang == "ja"
-                      else "Not estimable")  # fmt: skip
-    return plot_balance(r)
+        ax = _empty(plt.subplots(figsize=(5, 2))[1], lab["not_estimable"])
+    else:
+        ax = plot_balance(r)
+        ax.set_yticks(
+            ax.get_yticks(), [covariate_label(t.get_text(), lang) for t in ax.get_yticklabels()]
+        )
+        ax.set_xlabel(lab["smd"])
+        handles, _ = ax.get_legend_handles_labels()
+        threshold = ax.lines[-1]  # the dashed line of the balance criterion
+        names = [lab["before"], lab["after"], lab["threshold"].format(threshold.get_xdata()[0])]
+        ax.legend([*handles, threshold], names, loc="lower right", fontsize="small")
+    return with_editions(ax, lang, lambda other: balance_figure(attempts, lang=other))
 
 
 def overlap_figure(attempts, *, lang: str = "ja"):
@@ -395,8 +496,14 @@ def overlap_figure(attempts, *, lang: str = "ja"):
     from analysis.causal.overlap import plot_overlap
     from analysis.study.effects import first_result
 
+    lab = FIGURE_LABELS[check_lang(lang)]
     r = first_result(attempts, "aipw", EXERCISE_OUTCOMES[0].name)
     if r is None or r.info.get("propensity") is None:
-        return _empty(plt.subplots(figsize=(5, 2))[1], "推定できませんでした" if lang == "ja"
-                      else "Not estimable")  # fmt: skip
-    return plot_overlap(r)
+        ax = _empty(plt.subplots(figsize=(5, 2))[1], lab["not_estimable"])
+    else:
+        ax = plot_overlap(r)
+        ax.set_xlabel(lab["propensity"])
+        ax.set_ylabel(lab["density"])
+        handles, _ = ax.get_legend_handles_labels()
+        ax.legend(handles, [lab["treated"], lab["control"]], fontsize="small")
+    return with_editions(ax, lang, lambda other: overlap_figure(attempts, lang=other))

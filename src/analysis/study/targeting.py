@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import MIN_CELL_COUNT
+from analysis.i18n import check_lang
 from analysis.seeds import int_seed
 from analysis.study.disclosure import suppress
 from analysis.study.effects import COVARIATES, complete_cases
+from analysis.study.exercise import save_figure_editions, with_editions
 
 OUTCOME = "next_exercise_habit"
 """Outcome of the targeting analysis (Vitality's primary outcome)."""
@@ -92,10 +94,18 @@ def plot_subgroups(table: pd.DataFrame, *, ax=None, lang: str = "ja"):
     ok = np.isfinite(est)
     ax.errorbar(est[ok], y[ok], xerr=[est[ok] - lo[ok], hi[ok] - est[ok]], fmt="s", capsize=3)
     ax.axvline(0, color="0.3", lw=0.8, ls="--")
-    ax.set_yticks(y, table[f"subgroup_{lang}"])
+    ax.set_yticks(y, table[f"subgroup_{check_lang(lang)}"])
     ax.set_xlabel("運動習慣への効果（割合の差）" if lang == "ja"
                   else "Effect on exercise habit (risk difference)")  # fmt: skip
-    return ax
+    return with_editions(ax, lang, lambda other: plot_subgroups(table, lang=other))
+
+
+UPLIFT_LABELS = {
+    "ja": ("効果予測の高い順", "無作為に案内", "案内した割合", "1人当たりの効果（割合の差）"),
+    "en": ("By predicted benefit", "At random", "Share offered",
+           "Effect per person offered (risk difference)"),
+}  # fmt: skip
+"""Legend (ranking, random) and axis (x, y) labels of the uplift figure."""
 
 
 @dataclass(frozen=True)
@@ -124,12 +134,18 @@ class OfferRule:
 
         from analysis.causal.heterogeneity import plot_uplift
 
+        ranking, random, xlabel, ylabel = UPLIFT_LABELS[check_lang(lang)]
         if self.uplift is None:
             ax = ax or plt.subplots(figsize=(5, 2))[1]
             ax.text(0.5, 0.5, self.error or "—", ha="center", va="center", wrap=True)
             ax.set_axis_off()
-            return ax
-        return plot_uplift(self.uplift, ax=ax)
+        else:
+            ax = plot_uplift(self.uplift, ax=ax)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            handles, _ = ax.get_legend_handles_labels()
+            ax.legend(handles, [ranking, random], fontsize="small")
+        return with_editions(ax, lang, lambda other: self.plot_uplift(lang=other))
 
 
 def offer_rule(df: pd.DataFrame, *, capacity: int, seed: int) -> OfferRule:
@@ -216,7 +232,7 @@ def save_results(
             period=period,
         ))  # fmt: skip
     if uplift_figure is not None:
-        extra.append(art.save_figure(
+        extra.extend(save_figure_editions(
             uplift_figure, run_dir, step, "qini",
             caption={"ja": "効果予測順に案内した場合のアップリフト（Qini）曲線",
                      "en": "Uplift (Qini) curve of offering by predicted benefit"},
@@ -230,10 +246,11 @@ def save_results(
                        population={"ja": "Vitality 案内送付者のうち翌年度の健診受診者",
                                    "en": "People offered Vitality with a checkup the next year"},
                        period=period, published=True),
-        art.save_figure(forest_figure, run_dir, step, "forest",
-                        caption={"ja": "サブグループ別の効果（フォレストプロット）",
-                                 "en": "Effects by subgroup (forest plot)"},
-                        alt={"ja": "サブグループごとの効果の点推定と95%信頼区間",
-                             "en": "Point estimates and 95% CIs of the effect per subgroup"}),
+        *save_figure_editions(
+            forest_figure, run_dir, step, "forest",
+            caption={"ja": "サブグループ別の効果（フォレストプロット）",
+                     "en": "Effects by subgroup (forest plot)"},
+            alt={"ja": "サブグループごとの効果の点推定と95%信頼区間",
+                 "en": "Point estimates and 95% CIs of the effect per subgroup"}),
         art.save_numbers(advice, run_dir, step, "recommendation"),
     ]  # fmt: skip
