@@ -1,10 +1,22 @@
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from analysis import cli as main_cli
 from analysis.data import DatasetWriter, load_dataset
 from analysis.data.contract import TABLES, arrow_schema
+from analysis.data.dataset import OutputExists
+from analysis.errors import UserError
+
+_spec = importlib.util.spec_from_file_location(
+    "tiny", Path(__file__).parent / "fixtures" / "tiny.py"
+)
+tiny = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tiny)
 
 
 def _enrollment():
@@ -65,7 +77,7 @@ def test_same_input_gives_byte_identical_files(tmp_path):
 
 def test_refuses_to_overwrite_and_leaves_nothing_on_error(tmp_path):
     _write(tmp_path / "ds")
-    with pytest.raises(FileExistsError, match="replace"):
+    with pytest.raises(FileExistsError, match="--out .* exists; pass --replace"):
         _write(tmp_path / "ds")
     with pytest.raises(ValueError, match="missing column"):
         with DatasetWriter(tmp_path / "bad", {"name": "x"}) as w:
@@ -79,3 +91,73 @@ def test_every_contract_table_has_a_key_made_of_its_columns():
         for col, ref in t.references.items():
             rt, rc = ref.split(".")
             assert col in t.column_names and rc in TABLES[rt].column_names
+
+
+def _unrelated(path):
+    path.mkdir()
+    (path / "thesis.docx").write_text("years of work")
+    (path / "sub").mkdir()
+    (path / "sub" / "notes.txt").write_text("keep")
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def test_replace_refuses_a_directory_that_is_not_a_dataset(tmp_path):
+    out = tmp_path / "mine"
+    before = _unrelated(out)
+    with pytest.raises(OutputExists, match=r"--out .*mine is not a dataset and not empty"):
+        _write(out, replace=True)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+    assert (out / "thesis.docx").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no temporary left
+
+
+def test_replace_overwrites_an_empty_directory_or_a_dataset(tmp_path):
+    (tmp_path / "empty").mkdir()
+    _write(tmp_path / "empty", replace=True)
+    assert load_dataset(tmp_path / "empty").meta["rows"]["enrollment"] == 2
+    _write(tmp_path / "ds")
+    (tmp_path / "ds" / "stale.txt").write_text("from an older version")
+    _write(tmp_path / "ds", replace=True)
+    assert not (tmp_path / "ds" / "stale.txt").exists()
+    assert load_dataset(tmp_path / "ds").verify_hashes() == []
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_file_in_the_way_is_a_one_line_user_error(tmp_path, replace):
+    f = tmp_path / "plain.txt"
+    f.write_text("x")
+    for out in (f, f / "sub"):
+        with pytest.raises(UserError, match=r"^--out .*plain\.txt") as e:
+            _write(out, replace=replace)
+        assert "\n" not in str(e.value)
+    assert f.read_text() == "x"
+
+
+def _main(monkeypatch, capsys, *args) -> tuple[int, str]:
+    """Run the real ``mvm-eval`` entry point; return (exit status, standard error)."""
+    monkeypatch.setattr(sys, "argv", ["mvm-eval", *map(str, args)])
+    with pytest.raises(SystemExit) as e:
+        main_cli.main()
+    return e.value.code, capsys.readouterr().err
+
+
+def test_import_and_export_replace_only_their_own_output(tmp_path, monkeypatch, capsys):
+    ds = tiny.write_tiny_dataset(tmp_path / "ds")
+    out = tmp_path / "mine"
+    before = _unrelated(out)
+    code, err = _main(monkeypatch, capsys, "export", ds, "--out", out, "--replace")
+    assert code == 2 and err.count("\n") == 1 and "--out" in err and str(out) in err
+    # An earlier export is replaced.
+    assert _main(monkeypatch, capsys, "export", ds, "--out", tmp_path / "csv")[0] == 0
+    n_files = len(list((tmp_path / "csv").iterdir()))
+    assert _main(monkeypatch, capsys, "export", ds, "--out", tmp_path / "csv", "--replace")[0] == 0
+    assert len(list((tmp_path / "csv").iterdir())) == n_files > 0
+    monkeypatch.setenv("MVM_EVAL_PSEUDONYM_KEY", "k" * 32)
+    args = ("import", "--in", tmp_path / "csv", "--out")
+    code, err = _main(monkeypatch, capsys, *args, out, "--replace")
+    assert code == 2 and "--out" in err and "not a dataset" in err, err
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+    assert _main(monkeypatch, capsys, *args, tmp_path / "back")[0] == 0
+    assert _main(monkeypatch, capsys, *args, tmp_path / "back", "--replace")[0] == 0
+    code, err = _main(monkeypatch, capsys, "export", ds, "--out", out / "thesis.docx" / "x")
+    assert code == 2 and "--out" in err and "Traceback" not in err

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,82 @@ from typing import Any
 import pandas as pd
 
 from analysis.data.contract import CONTRACT_VERSION, REQUIRED_TABLES, TABLES, arrow_schema
+from analysis.errors import UserError
 
 METADATA_FILE = "dataset.json"
+
+
+class OutputExists(UserError, FileExistsError):
+    """The output directory exists and may not be replaced (a one-line user error)."""
+
+
+def is_dataset_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory written by :class:`DatasetWriter` (has ``dataset.json``)."""
+    return (path / METADATA_FILE).is_file()
+
+
+def prepare_output_dir(
+    out: str | os.PathLike,
+    *,
+    replace: bool = False,
+    replaceable: Callable[[Path], bool] = is_dataset_dir,
+    what: str = "a dataset",
+    option: str = "--out",
+) -> Path:
+    """Check that ``out`` may be (re)written and create its parent directory.
+
+    An existing ``out`` is replaced only with ``replace`` and only if it is an empty
+    directory or ``replaceable(out)`` holds (by default: it is a dataset), so that a
+    mistyped path never deletes unrelated files.
+
+    Parameters
+    ----------
+    out : str or PathLike
+        The directory to write.
+    replace : bool
+        Whether an existing ``out`` may be replaced.
+    replaceable : callable
+        Tells whether an existing non-empty directory holds output of this kind.
+    what : str
+        Name of that kind of output, for the message.
+    option : str
+        The command-line option that named ``out``, for the message.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    OutputExists
+        If ``out`` exists and may not be replaced.
+    UserError
+        If ``out`` is not a directory or its parent cannot be created.
+    """
+    out = Path(out)
+    if out.exists() or out.is_symlink():
+        if out.is_symlink() or not out.is_dir():
+            kind = "a symbolic link" if out.is_symlink() else "not a directory"
+            raise UserError(f"{option} {out}: exists and is {kind}")
+        if not replace:
+            raise OutputExists(f"{option} {out} exists; pass --replace to overwrite it")
+        if any(out.iterdir()) and not replaceable(out):
+            raise OutputExists(
+                f"{option} {out} is not {what} and not empty; refusing to replace it "
+                "(choose a new directory or empty it first)"
+            )
+    blocker = next((a for a in out.parents if a.exists() and not a.is_dir()), None)
+    if blocker is not None:
+        raise UserError(f"{option} {out}: {blocker} is a file, not a directory")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(
+            f"{option} {out}: cannot create {out.parent} ({e.strerror or type(e).__name__})"
+        ) from None
+    if not out.parent.is_dir():
+        raise UserError(f"{option} {out}: {out.parent} is not a directory")
+    return out
 
 
 def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
@@ -167,7 +242,10 @@ class DatasetWriter:
     meta : dict
         Metadata to record (``name``, ``source``, ``generator``, ``seed``, ...).
     replace : bool
-        Replace an existing ``out``; otherwise refuse with ``FileExistsError``.
+        Replace an existing ``out`` (only an empty directory or a dataset: see
+        :func:`prepare_output_dir`); otherwise refuse with :class:`OutputExists`, a
+        ``FileExistsError`` and ``UserError``. Every problem with ``out`` (a file in the
+        way, a parent that cannot be created) is a one-line ``UserError`` naming ``--out``.
 
     Examples
     --------
@@ -184,12 +262,14 @@ class DatasetWriter:
         self.tmp: Path | None = None
 
     def __enter__(self) -> DatasetWriter:
-        if self.out.exists() and not self.replace:
-            raise FileExistsError(
-                f"{self.out} exists; pass replace=True (CLI: --replace) to overwrite"
-            )
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        prepare_output_dir(self.out, replace=self.replace)
+        try:
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        except OSError as e:
+            raise UserError(
+                f"--out {self.out}: cannot write in {self.out.parent} "
+                f"({e.strerror or type(e).__name__})"
+            ) from None
         return self
 
     def _to_arrow(self, name: str, df: pd.DataFrame):
@@ -248,6 +328,12 @@ class DatasetWriter:
         (self.tmp / METADATA_FILE).write_text(
             json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        if self.out.exists():
-            shutil.rmtree(self.out)
+        try:
+            # Checked again: the directory may have changed while the tables were written.
+            prepare_output_dir(self.out, replace=self.replace)
+            if self.out.exists():
+                shutil.rmtree(self.out)
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
         os.replace(self.tmp, self.out)

@@ -37,11 +37,9 @@ def _first(df, mask):
 
 
 def test_events_come_after_their_causes(small_dataset, claims):
-    _, dx, px = claims
-    ckd = _first(dx, dx["icd10"].str.startswith("N18"))
-    dia = _first(px, px["code"] == "J038")
-    assert len(dia) > 0
-    assert (ckd.reindex(dia.index) <= dia).all()
+    """Stroke and MI before their sequelae. (Kidney disease before dialysis needs more
+    dialysis starts than this town has: test_calibration checks it on the default city.)"""
+    _, dx, _ = claims
     # People observed since the window start in one spell whose sequela code (I693 after
     # a stroke, I252 after an MI) first appears late in the window: the event itself must
     # have been admitted earlier. (A sequela present from the start is an event before

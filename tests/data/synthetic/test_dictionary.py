@@ -29,3 +29,16 @@ def test_every_table_and_column_is_documented_with_its_japanese_name():
 def test_write_round_trips(tmp_path):
     dictionary.write(tmp_path / "README.md")
     assert (tmp_path / "README.md").read_text(encoding="utf-8") == dictionary.render()
+
+
+def test_every_numeric_column_has_a_unit_unless_listed_as_unitless():
+    text = dictionary.render()
+    for t in TABLES.values():
+        for c in t.columns:
+            key = f"{t.name}.{c.name}"
+            if c.kind not in ("int", "float") or key in dictionary.UNITLESS:
+                continue
+            u = dictionary.unit(t.name, c)
+            assert u, f"{key} has no unit"
+            assert f"| `{c.name}` | {c.ja} | {c.en} | {c.kind} | {u} |" in text, key
+    assert dictionary.unit("claims", TABLES["claims"].column("days")) == "日"

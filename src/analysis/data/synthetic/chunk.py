@@ -9,7 +9,9 @@ planted effects, so that switching an effect changes only what it acts on.
 Burn-in: the natural health course, checkup attendance and dialysis are run for
 ``BURN_IN_YEARS`` fiscal years before the first output year, without writing anything,
 so that the first output year is already at steady state (checkup persistence, dialysis
-prevalence, cancers in treatment). People of the stock are alive at the window start by
+prevalence, cancers in treatment). In a window that starts after
+``programs.SCORE_CHECKUPS_FROM``, the latest burn-in checkup from that year on counts for
+the letters of the first program years, as an in-window checkup would. People of the stock are alive at the window start by
 construction, so a burn-in dialysis start is kept only with the probability of surviving
 on dialysis until then (the survivors are the prevalent patients).
 """
@@ -67,6 +69,8 @@ class ChunkResult:
     lp: np.ndarray  # (n, t) natural log severe-event hazard
     log_hr: np.ndarray  # (n, t) program term
     in_window: np.ndarray  # (n, t) enrolled at some point of the fiscal year
+    event_type: np.ndarray  # (n, t) index into EVENT_TYPES (0: none)
+    event_day: np.ndarray  # (n, t) day of the severe event (-1: none)
     truth: dict = field(default_factory=dict)
 
 
@@ -119,10 +123,11 @@ def simulate_chunk(
     lp = np.zeros((n, t_n))
     spells = Spells(n)
     attended_last = burn["attended_last"]
-    # Offers use checkups of the output window only (the score must be reproducible).
+    # Latest checkup the score may read (year index; burn-in years are negative).
     last_exam_t = np.full(n, -99, dtype=np.int64)
     # Answers and medication at the latest checkup: what uptake depends on (pg.SELECTION).
     last_seen = {k: np.zeros(n, dtype=bool) for k in pg.SELECTION}
+    lp_burn = _seed_latest_checkup(h_all, people, first_fy, burn, prior_cv, last_exam_t, last_seen)
     in_window = np.zeros((n, t_n), dtype=bool)
     exams = []
 
@@ -188,7 +193,12 @@ def simulate_chunk(
                 & ~ps.took_part
             )
             # The score sees the checkup-era risk, not the unobserved motivation.
-            lp_last = lp[np.arange(n), np.clip(last_exam_t, 0, None)] + MOTIVATION_LOG_HR * people.u
+            lp_last = np.where(
+                (last_exam_t < 0) & (last_exam_t >= -b_n),
+                lp_burn,
+                lp[np.arange(n), np.clip(last_exam_t, 0, None)],
+            )
+            lp_last = lp_last + MOTIVATION_LOG_HR * people.u
             pg.offer_year(
                 ps,
                 pg_rng,
@@ -223,9 +233,10 @@ def simulate_chunk(
         exams.append(
             {k: v[idx] for k, v in rec.items()} | {"person": idx, "fy": np.full(len(idx), fy)}
         )
-        last_exam_t[att] = t
-        for k, v in last_seen.items():
-            v[att] = rec[k][att]
+        if fy >= pg.SCORE_CHECKUPS_FROM:
+            last_exam_t[att] = t
+            for k, v in last_seen.items():
+                v[att] = rec[k][att]
 
     spell_arrays = spells.frame()
     month_days = month_starts(first_fy, last_fy)
@@ -265,6 +276,8 @@ def simulate_chunk(
         lp=lp,
         log_hr=ps.log_hr,
         in_window=in_window,
+        event_type=event_type,
+        event_day=event_day,
         truth=_chunk_truth(ps, state, claims, month_days),
     )
 
@@ -287,6 +300,7 @@ def _burn_in(r, h_all, people, cd, first_fy: int, r_prev) -> dict:
     prevalent = (h_all.egfr[:, 0] < 9) & alive
     dialysis_start[prevalent] = prev_day[prevalent]
     attended_last = np.zeros(n, dtype=bool)
+    last_exam_b = np.full(n, -1, dtype=np.int64)
     for b in range(b_n):
         fy = first_fy - b_n + b
         s0 = fy_start(fy)
@@ -305,7 +319,46 @@ def _burn_in(r, h_all, people, cd, first_fy: int, r_prev) -> dict:
         p_att = np.where(dialysis_start <= ed, 0.3 * p_att, p_att)
         att = elig & (r_att[:, b] < p_att)
         attended_last = att
-    return {"dialysis_start": dialysis_start, "attended_last": attended_last}
+        last_exam_b[att] = b
+    return {
+        "dialysis_start": dialysis_start,
+        "attended_last": attended_last,
+        "last_exam_b": last_exam_b,
+    }
+
+
+def _seed_latest_checkup(h_all, people, first_fy, burn, prior_cv, last_exam_t, last_seen):
+    """Record the latest burn-in checkup the score may read (see ``SCORE_CHECKUPS_FROM``).
+
+    Fills ``last_exam_t`` (as a negative year index) and ``last_seen`` in place, with the
+    answers and medication of that checkup (no program has acted yet), and returns the
+    log severe-event hazard of its year (NaN for people without one), as the window years
+    have it in ``lp``.
+    """
+    b_n = BURN_IN_YEARS
+    last_b = burn["last_exam_b"]
+    lp_burn = np.full(people.n, np.nan)
+    for b in range(b_n):
+        fy = first_fy - b_n + b
+        who = np.flatnonzero(last_b == b)
+        if fy < pg.SCORE_CHECKUPS_FROM or len(who) == 0:
+            continue
+        last_exam_t[who] = b - b_n
+        seen = {
+            "exercise_habit": h_all.exercise_u[:, b] < np.clip(h_all.exercise_p[:, b], 0.0, 1.0),
+            "walking_habit": h_all.walking[:, b],
+            "smoker": h_all.smoker[:, b],
+            "bp_med": h_all.bp_med[:, b],
+            "glucose_med": h_all.glucose_med[:, b],
+        }
+        for k, v in last_seen.items():
+            v[who] = seen[k][who]
+        on_dia = burn["dialysis_start"] <= fy_start(fy)
+        known = h_all.ckd[:, max(b - 1, 0)] | (h_all.egfr[:, b] < ESKD_EGFR)
+        h_d = np.where(on_dia | ~known, 0.0, np.exp(dialysis_lp(h_all, b)))
+        lp_cv = severe_lp(h_all, b, people.male, people.u, prior_cv)
+        lp_burn[who] = np.log(np.exp(lp_cv) + h_d)[who]
+    return lp_burn
 
 
 def _closed_this_year(sp: Spells, n_closed: int):

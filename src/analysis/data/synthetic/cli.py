@@ -55,11 +55,11 @@ def simulate(
     replace: Annotated[bool, typer.Option(help="Overwrite an existing dataset.")] = False,
 ) -> None:
     """Write the synthetic municipality (all contract tables, truth.json, truth_risk.parquet)."""
+    from analysis.data.dataset import prepare_output_dir
     from analysis.data.synthetic.city import simulate as run
 
     first, last = parse_years(years)
-    if Path(out).exists() and not replace:
-        raise UserError(f"--out {out} exists; pass --replace to overwrite it")
+    prepare_output_dir(out, replace=replace)  # one-line errors before any work
     t0 = time.perf_counter()
     path = run(
         population=population,

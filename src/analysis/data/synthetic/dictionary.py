@@ -70,9 +70,11 @@ How it is generated, in order:
 6. **Programs.** In the pilot years FY2021-22 a small random share of eligible people
    get a letter (FY2021 in January 2022, after the November 2021 agreement; other years
    in mid-May); from FY2023 everyone aged 40-74 with a checkup in the last three fiscal
-   years who never took part. A noisy predicted 5-year risk (`risk_score`) from the
-   latest checkup is cut sharply: high tier → Mystar offer, low and middle → Vitality
-   offer (so a regression discontinuity at the cutoff is a valid design). Letters are
+   years (from FY2019 on; a window that starts later reads the latest burn-in checkup,
+   which is not written) who never took part. A noisy predicted 5-year risk
+   (`risk_score`) from the latest checkup is cut sharply: high tier → Mystar offer, low
+   and middle → Vitality offer (so a regression discontinuity at the cutoff is a valid
+   design). Letters are
    randomised (plain or nudge). Uptake depends on the letter and on what the city
    records before the offer: age, sex and the latest checkup's exercise habit, walking
    habit, smoking and blood-pressure and glucose medication (exercisers join far more
@@ -128,6 +130,23 @@ with bounded memory.
 """
 
 
+COUNT_UNITS = {"claims.days": "日", "program_enrollments.sessions": "回"}
+"""Units of count columns that the contract does not state (``table.column`` → unit)."""
+UNITLESS = {
+    "checkups.fiscal_year",
+    "checkups.urine_protein",
+    "program_offers.fiscal_year",
+    "program_offers.risk_score",
+    "program_enrollments.fiscal_year",
+}
+"""Numeric columns without a unit: fiscal years, the dipstick grade, a probability."""
+
+
+def unit(table: str, c: Column) -> str:
+    """Unit of a column as the dictionary prints it (the contract's, else :data:`COUNT_UNITS`)."""
+    return c.unit or COUNT_UNITS.get(f"{table}.{c.name}", "")
+
+
 def _range(c: Column) -> str:
     if c.allowed:
         return ", ".join(f"`{a}`" for a in c.allowed)
@@ -154,7 +173,7 @@ def render() -> str:
         parts.append("|---|---|---|---|---|---|---|---|\n")
         for c in t.columns:
             parts.append(
-                f"| `{c.name}` | {_cell(c.ja)} | {_cell(c.en)} | {c.kind} | {_cell(c.unit)} | "
+                f"| `{c.name}` | {_cell(c.ja)} | {_cell(c.en)} | {c.kind} | {_cell(unit(t.name, c))} | "
                 f"{'yes' if c.nullable else 'no'} | {_cell(_range(c))} | "
                 f"{_cell(c.description)} |\n"
             )

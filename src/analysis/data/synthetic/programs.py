@@ -1,7 +1,7 @@
 """The MVM programs: risk tiers, invitation letters, uptake and the effects of taking part.
 
 Each fiscal year from the pilot on, enrollees aged 40-74 with a checkup in the last three
-fiscal years are scored by a noisy "predicted 5-year risk" (the Myscope score) computed
+fiscal years (from :data:`SCORE_CHECKUPS_FROM` on) are scored by a noisy "predicted 5-year risk" (the Myscope score) computed
 from their latest checkup. A sharp cutoff splits them: high tier → Mystar offer, low and
 middle tiers → Vitality offer. Letters are randomised between a plain and a nudge variant.
 Uptake depends on the letter and on what the city records before the offer: age, sex and
@@ -30,6 +30,11 @@ PILOT_YEARS = {2021: 0.06, 2022: 0.12}
 """Pilot fiscal years and the share of eligible enrollees who get a letter."""
 SCALE_FROM = 2023
 """From this fiscal year every eligible enrollee gets a letter."""
+SCORE_CHECKUPS_FROM = 2019
+"""First fiscal year whose checkups the score reads: the first year of the default window,
+so that the default city's scores come from its own checkups table. A window that starts
+later reads the latest of the burn-in years' checkups (simulated, not written), so that its
+first program year has its letters."""
 
 MID_CUT = 0.04
 """Risk score at or above which the tier is "middle" (still a Vitality offer)."""
