@@ -22,6 +22,18 @@ LANGS = ("ja", "en")
 STRINGS_DIR = REPORTS_DIR / "strings"
 
 
+def with_editions(ax, lang: str, draw):
+    """Mark the figure of ``ax`` as drawn in ``lang`` and redrawable by ``draw(lang)``.
+
+    ``analysis.study.exercise.save_figure_editions`` then saves one edition per report
+    language, so the English report shows English figures although the run drew them in
+    Japanese. Returns ``ax``.
+    """
+    ax.figure.edition_lang = lang
+    ax.figure.redraw_in = draw
+    return ax
+
+
 def check_lang(lang: str) -> str:
     """Return ``lang`` if supported, else raise ``ValueError`` listing the allowed values."""
     if lang not in LANGS:

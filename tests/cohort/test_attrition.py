@@ -65,3 +65,18 @@ def test_summary_displays_and_plot_draws_every_step():
     plt.close(ax.figure)
     assert repr(a) == "<Attrition spec='demo' steps=3 final=90>"
     assert isinstance(a.to_frame(), pd.DataFrame)
+
+
+def test_flow_diagram_redraws_in_the_other_language_with_the_same_suppression():
+    a = _record([120, 100, 5])
+    ax = a.plot(lang="ja", min_cell_count=10)
+    fig = ax.figure
+    assert fig.edition_lang == "ja"
+    other = fig.redraw_in("en")
+    ja_texts = " ".join(t.get_text() for t in ax.texts)
+    en_texts = " ".join(t.get_text() for t in other.texts)
+    assert "手順1" in ja_texts and "step 1" not in ja_texts
+    assert "step 1" in en_texts and "手順" not in en_texts
+    assert "<10" in en_texts and "n = 5" not in en_texts  # suppression kept in the edition
+    plt.close(fig)
+    plt.close(other.figure)

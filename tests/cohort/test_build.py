@@ -261,3 +261,61 @@ def test_build_cohorts_shares_claims_but_not_answers(con, vitality, risk):
         pd.testing.assert_frame_equal(got.attrition.to_frame(), want.attrition.to_frame())
         for name in ("baseline", "outcomes", "panel_monthly"):
             pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name))
+
+
+def test_build_cohorts_with_different_windows_equals_each_built_alone(con):
+    """Cohorts are built in stacked queries: specs with different look-back, follow-up and
+    cost windows must still each get exactly what they get alone."""
+    import dataclasses
+
+    specs = default_specs(2023)
+    short = dataclasses.replace(
+        specs["vitality"], spec_id="short", lookback_months=6, followup_months=12,
+        cost_windows_months=(12,),
+    )  # fmt: skip
+    reordered = dataclasses.replace(
+        specs["risk"], spec_id="reordered", cost_windows_months=(24, 12)
+    )
+    together = build_cohorts(con, [short, reordered, specs["mystar"]])
+    for spec in (short, reordered, specs["mystar"]):
+        alone = build_cohort(con, spec)
+        got = together[spec.spec_id]
+        for name in ("baseline", "outcomes", "panel_monthly"):
+            pd.testing.assert_frame_equal(getattr(got, name), getattr(alone, name))
+    assert together["short"].panel_monthly["rel_month"].between(-6, 11).all()
+    assert set(together["short"].panel_monthly["rel_month"]) == set(range(-6, 12))
+    assert "cost_total_24m" not in together["short"].outcomes
+    cols = list(together["reordered"].outcomes.columns)
+    assert cols.index("cost_total_24m") < cols.index("cost_total_12m")
+
+
+def test_stratification_uses_the_age_reached_by_the_end_of_the_fiscal_year():
+    """特定保健指導: the 65-74 rule counts the age on 31 March of the checkup's fiscal year.
+
+    Two men with the same checkup (waist 90 cm, three risks: active support below 65) on
+    2023-06-01 (FY2023), both 64 on that day: one turns 65 on 2024-03-31 (inside FY2023,
+    so motivational support), the other on 2024-04-01 (FY2024, so still active support).
+    """
+    from analysis.cohort.baseline import finish_baseline
+
+    row = {
+        "person_id": "X", "household_id": "H", "sex": "M", "age_years": 64,
+        "treated": False, "offered": False, "checkup_date": D("2023-06-01"),
+        "checkup_fiscal_year": 2023, "height_cm": 170.0, "weight_kg": 75.0, "bmi": 26.0,
+        "waist_cm": 90.0, "sbp": 140.0, "dbp": 80.0, "hba1c": 5.9, "fasting_glucose": 110.0,
+        "ldl": 120.0, "hdl": 50.0, "tg": 200.0, "egfr": 80.0, "urine_protein": "-",
+        "smoker": False, "exercise_habit": False, "walking_habit": False,
+        "bp_med": False, "glucose_med": False, "lipid_med": False,
+    }  # fmt: skip
+    df = pd.DataFrame(
+        [
+            {**row, "person_id": "turns65_31mar", "birth_date": D("1959-03-31")},
+            {**row, "person_id": "turns65_1apr", "birth_date": D("1959-04-01")},
+        ]
+    )
+    before = df.copy()
+    out = finish_baseline(df).set_index("person_id")
+    pd.testing.assert_frame_equal(df, before)  # input untouched
+    assert (out["checkup_age_years"] == 64).all()
+    assert out.loc["turns65_31mar", "mhlw_level"] == "motivational"
+    assert out.loc["turns65_1apr", "mhlw_level"] == "active"

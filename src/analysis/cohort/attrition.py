@@ -107,9 +107,13 @@ class Attrition:
             Show counts below it as ``<n`` (for published figures).
         """
         from analysis.cohort.flowchart import draw_flow
+        from analysis.i18n import with_editions
 
         df = self.to_frame(lang) if min_cell_count is None else self.published(min_cell_count, lang)
-        return draw_flow(df, ax=ax, lang=lang, min_cell_count=min_cell_count)
+        ax = draw_flow(df, ax=ax, lang=lang, min_cell_count=min_cell_count)
+        return with_editions(
+            ax, lang, lambda other: self.plot(lang=other, min_cell_count=min_cell_count)
+        )
 
     def __repr__(self) -> str:
         return f"<Attrition spec={self.spec_id!r} steps={len(self.rows)} final={self.final:,}>"

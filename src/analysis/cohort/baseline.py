@@ -16,8 +16,7 @@ import pandas as pd
 from analysis.cohort.codes import COMORBIDITIES
 from analysis.cohort.engine import source
 from analysis.cohort.expr import left_join_all
-from analysis.cohort.panel import COST_COLUMNS
-from analysis.cohort.spec import CohortSpec
+from analysis.cohort.panel import COST_COLUMNS, KEYS
 from analysis.data.contract import CHECKUPS, PROGRAMS
 
 CHECKUP_VALUES = tuple(
@@ -37,42 +36,49 @@ STRATIFICATION_COLUMNS = ("mhlw_level", "mhlw_level_ja", "mhlw_n_risks", "mhlw_r
 def prior_use(panel):
     """Costs and utilisation summed over the look-back months of the panel, and the
     comorbidity flags ``cm_<group>`` (a diagnosis of the group in any look-back month)."""
-    has_inp = panel.inpatient_claims > 0
-    prev = has_inp.lag().over(group_by="person_id", order_by="rel_month")
-    p = panel.mutate(_adm=(has_inp & ~prev.fill_null(False)).cast("int64"))
-    p = p.filter(p.rel_month < 0)
+    p = panel.filter(panel.rel_month < 0)
+    # An admission: a month with inpatient claims after a month without (a self-join on
+    # the month before rather than a window function, which is much slower on many persons).
+    inp = p.filter(p.inpatient_claims > 0)
+    after = inp.select(*KEYS, rel_month=inp.rel_month + 1, _prev_inp=ibis.literal(True))
+    p = left_join_all(p, (after,), keys=(*KEYS, "rel_month"))
+    adm = (p.inpatient_claims > 0) & p._prev_inp.isnull()
+    p = p.mutate(_adm=adm.cast("int64"))
     aggs = {f"cm_{k}": p[f"dx_{k}"].max() for k in COMORBIDITIES}
     aggs.update({f"{c}_prior": p[c].sum() for c in COST_COLUMNS})
     aggs["inpatient_days_prior"] = p.inpatient_days.sum()
     aggs["outpatient_days_prior"] = p.outpatient_days.sum()
     aggs["admissions_prior"] = p._adm.sum()
     aggs["observed_months_prior"] = p.observed.cast("int64").sum()
-    return p.group_by("person_id").aggregate(**aggs)
+    return p.group_by(list(KEYS)).aggregate(**aggs)
 
 
-def prior_programs(con, spec: CohortSpec):
-    """``prior_<program>`` = 1 when the person took part in it in an earlier fiscal year."""
-    pe = source(con, "program_enrollments")
-    pe = pe.filter(pe.fiscal_year < spec.fiscal_year)
+def prior_programs(con, cohort):
+    """``prior_<program>`` = 1 when the person took part in it in a fiscal year before the
+    cohort's (``_fy``)."""
+    pe = source(con, "program_enrollments").join(cohort.select(*KEYS, "_fy"), "person_id")
+    pe = pe.filter(pe.fiscal_year < pe._fy)
     aggs = {f"prior_{p}": ibis.ifelse(pe.program == p, 1, 0).max() for p in PROGRAMS}
-    return pe.group_by("person_id").aggregate(**aggs)
+    return pe.group_by(list(KEYS)).aggregate(**aggs)
 
 
-def baseline_expr(con, cohort, panel, spec: CohortSpec):
-    """The baseline table as an Ibis expression (before the pandas finishing steps)."""
-    ck = con.table("checkups").join(cohort.select("person_id", "baseline_exam_date"), "person_id")
+def baseline_expr(con, cohort, panel):
+    """The baseline table of a stack of cohorts (``panel.stack_cohorts``) as an Ibis
+    expression (before the pandas finishing steps); ``_cohort`` tells the cohorts apart."""
+    ck = source(con, "checkups").join(cohort.select(*KEYS, "baseline_exam_date"), "person_id")
     ck = ck.filter(ck.exam_date == ck.baseline_exam_date)
     ck = ck.select(
-        "person_id", checkup_date=ck.exam_date, checkup_fiscal_year=ck.fiscal_year,
+        *KEYS, checkup_date=ck.exam_date, checkup_fiscal_year=ck.fiscal_year,
         **{c: ck[c] for c in CHECKUP_VALUES},
     )  # fmt: skip
-    t = cohort.select(*PERSON_COLUMNS, "birth_date")
-    rights = (ck, prior_use(panel), prior_programs(con, spec))
-    return left_join_all(t, rights)
+    t = cohort.select("_cohort", *PERSON_COLUMNS, "birth_date")
+    rights = (ck, prior_use(panel), prior_programs(con, cohort))
+    return left_join_all(t, rights, keys=KEYS)
 
 
 def finish_baseline(df: pd.DataFrame) -> pd.DataFrame:
-    """Pandas finishing: flags to bool, age band, age at checkup, MHLW stratification."""
+    """Pandas finishing: flags to bool, age band, age at checkup, MHLW stratification
+    (with the age reached on 31 March of the checkup's fiscal year, as MHLW defines it)."""
     out = df.copy()
     for c in [c for c in out.columns if c.startswith(("cm_", "prior_"))]:
         out[c] = out[c].fillna(0).astype(bool)
@@ -85,7 +91,12 @@ def finish_baseline(df: pd.DataFrame) -> pd.DataFrame:
     before = (exam.dt.month * 100 + exam.dt.day) < (birth.dt.month * 100 + birth.dt.day)
     age_exam = exam.dt.year - birth.dt.year - before.astype("int64")
     out["checkup_age_years"] = age_exam.astype("Int64")
-    strat = stratification(out.rename(columns={"checkup_age_years": "age"}))
+    # MHLW counts the age reached by the end of the checkup's fiscal year (年度末年齢,
+    # 31 March): someone who turns 65 before then is in the 65-74 group.
+    fy_end_year = pd.to_numeric(out["checkup_fiscal_year"], errors="coerce") + 1
+    not_yet = (3 * 100 + 31) < (birth.dt.month * 100 + birth.dt.day)
+    age_fy_end = fy_end_year - birth.dt.year - not_yet.astype("int64")
+    strat = stratification(out.assign(age=age_fy_end.astype("Int64")))
     out = pd.concat([out, strat], axis=1)
     first = ["person_id", "household_id", "sex", "age_years", "age_band"]
     return out[first + [c for c in out.columns if c not in first]]

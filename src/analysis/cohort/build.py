@@ -24,9 +24,10 @@ from analysis.cohort.claims import (
 from analysis.cohort.criteria import annotate, criteria
 from analysis.cohort.engine import claim_month_range, connect, engine_name
 from analysis.cohort.index import index_dates, nonoffered_index_date
-from analysis.cohort.outcomes import finish_outcomes, outcomes_expr
-from analysis.cohort.panel import PANEL_COLUMNS, monthly_panel
+from analysis.cohort.outcomes import finish_outcomes, outcomes_expr, window_columns
+from analysis.cohort.panel import PANEL_COLUMNS, monthly_panel, stack_cohorts
 from analysis.cohort.spec import CohortSpec
+from analysis.data.contract import PROGRAM_LABELS
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,8 @@ def build_cohorts(
     try:
         codes = _cache(cached, code_flags(con))
         dialysis = _cache(cached, dialysis_months(con, codes))
-        sels = [(key, _select(con, spec, dialysis, months, cached)) for key, spec in items]
+        dates: dict = {}
+        sels = [(key, _select(con, spec, dialysis, months, cached, dates)) for key, spec in items]
         wins = None
         for _, sel in sels:
             w = windows(sel.cohort, sel.spec.lookback_months, sel.spec.followup_months)
@@ -161,7 +163,8 @@ def build_cohorts(
         dx = _cache(cached, diagnosis_months(con, wins, codes))
         pm = _cache(cached, person_months(con, wins, dx))
         events = _cache(cached, event_flags(dx, dialysis))
-        return {key: _tables(con, sel, pm, events) for key, sel in sels}
+        tables = _tables(con, [sel for _, sel in sels], pm, events, cached)
+        return {key: t for (key, _), t in zip(sels, tables, strict=True)}
     finally:
         for t in reversed(cached):  # free engine memory
             t.release()
@@ -186,10 +189,16 @@ class _Selection:
     cohort: object
 
 
-def _select(con, spec: CohortSpec, dialysis, months, cached: list) -> _Selection:
-    """Index dates, criteria and attrition: the people of the cohort (a cached table)."""
+def _select(con, spec: CohortSpec, dialysis, months, cached: list, dates: dict) -> _Selection:
+    """Index dates, criteria and attrition: the people of the cohort (a cached table).
+
+    ``dates`` remembers the non-offered index date of each fiscal year across specs.
+    """
     first_month, last_month = months
-    default_date = nonoffered_index_date(con, spec)
+    key = (spec.fiscal_year, spec.nonoffered_index_date)
+    if key not in dates:
+        dates[key] = nonoffered_index_date(con, spec)
+    default_date = dates[key]
     start = index_dates(con, spec, default_date)
     annotated = annotate(con, start, spec, dialysis).cache()
     try:
@@ -206,27 +215,59 @@ def _select(con, spec: CohortSpec, dialysis, months, cached: list) -> _Selection
     return _Selection(spec, first_month, last_month, default_date, attrition, cohort)
 
 
-def _tables(con, sel: _Selection, pm, events) -> Cohort:
-    """Baseline, outcomes and panel of a selected cohort (``pm`` and ``events`` may cover
-    more people)."""
-    spec, cohort = sel.spec, sel.cohort
-    months = range(-spec.lookback_months, spec.followup_months)
-    panel = monthly_panel(con, cohort, pm, sel.first_month, sel.last_month, months).cache()
+def _tables(con, sels: list[_Selection], pm, events, cached: list) -> list[Cohort]:
+    """Baseline, outcomes and panel of selected cohorts (``pm`` and ``events`` may cover
+    more people).
+
+    The cohorts are stacked (``panel.stack_cohorts``) so that each table is one query
+    for all of them; the results are split by cohort before the pandas finishing steps.
+    """
+    specs = [s.spec for s in sels]
+    stack = _cache(cached, stack_cohorts([s.cohort for s in sels], specs))
+    months = range(-max(s.lookback_months for s in specs), max(s.followup_months for s in specs))
+    first, last = sels[0].first_month, sels[0].last_month
+    panel = monthly_panel(con, stack, pm, first, last, months).cache()
     try:
-        baseline = _execute(con, baseline_expr(con, cohort, panel, spec), "person_id")
-        outcomes = _execute(con, outcomes_expr(con, cohort, panel, events, spec), "person_id")
-        panel_df = _execute(con, panel.select(*PANEL_COLUMNS), ["person_id", "rel_month"])
+        cost_windows = list(dict.fromkeys(w for s in specs for w in s.cost_windows_months))
+        baselines = _execute_parts(con, baseline_expr(con, stack, panel), "person_id", len(sels))
+        outcomes = _execute_parts(
+            con, outcomes_expr(con, stack, panel, events, cost_windows), "person_id", len(sels)
+        )
+        panels = [
+            _execute(
+                con,
+                panel.filter(panel._cohort == i).select(*PANEL_COLUMNS),
+                ["person_id", "rel_month"],
+            )
+            for i in range(len(sels))
+        ]
     finally:
         panel.release()
-    return Cohort(
-        spec=spec,
-        baseline=finish_baseline(baseline),
-        outcomes=finish_outcomes(outcomes, sel.last_month),
-        panel_monthly=panel_df,
-        attrition=sel.attrition,
-        engine=engine_name(con),
-        nonoffered_index_date=sel.default_date,
-    )
+    out = []
+    for sel, b, o, p in zip(sels, baselines, outcomes, panels, strict=True):
+        out.append(
+            Cohort(
+                spec=sel.spec,
+                baseline=finish_baseline(b),
+                outcomes=finish_outcomes(_own_windows(o, sel.spec, cost_windows), sel.last_month),
+                panel_monthly=p,
+                attrition=sel.attrition,
+                engine=engine_name(con),
+                nonoffered_index_date=sel.default_date,
+            )
+        )
+    return out
+
+
+def _own_windows(df: pd.DataFrame, spec: CohortSpec, cost_windows: list[int]) -> pd.DataFrame:
+    """Keep the cost-window columns of ``spec`` (in its order) where the stack had all."""
+    every = [c for w in cost_windows for c in window_columns(w)]
+    if list(spec.cost_windows_months) == cost_windows:
+        return df
+    at = list(df.columns).index(every[0])
+    rest = [c for c in df.columns if c not in set(every)]
+    own = [c for w in spec.cost_windows_months for c in window_columns(w)]
+    return df[rest[:at] + own + rest[at:]]
 
 
 @dataclass(frozen=True)
@@ -239,13 +280,18 @@ class _Step:
         return attrition.add(self.name, self.ja, self.en, n)
 
 
+def _label(program: str | None, lang: str) -> str:
+    """The published name of a program (the code itself when it has none)."""
+    return PROGRAM_LABELS.get(program, {}).get(lang, str(program))
+
+
 def _first_step(spec: CohortSpec) -> _Step:
     fy = spec.fiscal_year
     if spec.comparator == "offered":
         return _Step(
             "offered",
-            f"{fy}年度 {spec.target} 事業の案内送付者",
-            f"Offered {spec.target} in FY{fy}",
+            f"{fy}年度 {_label(spec.target, 'ja')}の案内送付者",
+            f"Offered {_label(spec.target, 'en')} in FY{fy}",
         )
     return _Step("enrollees", "データ中の国保加入者", "NHI enrollees in the data")
 
@@ -262,15 +308,34 @@ def _step_counts(con, t, spec: CohortSpec, steps) -> list[int]:
     return [int(row[f"n{i}"].iloc[0]) for i in range(len(steps) + 1)]
 
 
-def _execute(con, expr, order) -> pd.DataFrame:
+def _execute_parts(con, expr, order, n: int) -> list[pd.DataFrame]:
+    """Execute a stacked expression once and split it by ``_cohort`` (0..n-1).
+
+    Each part is sorted by ``order``, has ``_cohort`` dropped, and its dtypes normalised on
+    its own rows (as ``_execute`` on that cohort alone would).
+    """
+    import numpy as np
+
+    order = [order] if isinstance(order, str) else list(order)
+    df = _execute(con, expr, ["_cohort", *order], normalise_dtypes=False)
+    schema = ibis.schema({k: v for k, v in expr.schema().items() if k != "_cohort"})
+    key = df.pop("_cohort").to_numpy()
+    parts = []
+    for i in range(n):
+        part = df.take(np.flatnonzero(key == i)).reset_index(drop=True)
+        parts.append(normalise(part, schema, copy=False))
+    return parts
+
+
+def _execute(con, expr, order, *, normalise_dtypes: bool = True) -> pd.DataFrame:
     """Execute, sort by ``order``, reset the index and normalise dtypes across engines."""
     order = [order] if isinstance(order, str) else list(order)
     if engine_name(con) == "duckdb":  # sorted by the engine, converted without copies
         df = _fetch_duckdb(con, expr.order_by(order))
-        return normalise(df, expr.schema(), copy=False)
+        return normalise(df, expr.schema(), copy=False) if normalise_dtypes else df
     df = con.execute(expr)
     df = df.sort_values(order, kind="stable").reset_index(drop=True)
-    return normalise(df, expr.schema())
+    return normalise(df, expr.schema()) if normalise_dtypes else df
 
 
 def _fetch_duckdb(con, expr) -> pd.DataFrame:

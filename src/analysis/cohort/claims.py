@@ -32,7 +32,7 @@ from analysis.cohort.codes import (
     matches,
 )
 from analysis.cohort.engine import source
-from analysis.cohort.expr import left_join_all, month_ord
+from analysis.cohort.expr import left_join_all, month_date, month_ord
 from analysis.data.contract import SETTINGS
 
 COST_COLUMNS = ("cost_total", *(f"cost_{s}" for s in SETTINGS))
@@ -57,7 +57,7 @@ def code_flags(con):
         on the flags: an engine may push such a filter below the ``distinct`` and match
         the code lists against every diagnosis row.
     """
-    codes = con.table("claim_diagnoses").select("icd10").distinct()
+    codes = source(con, "claim_diagnoses").select("icd10").distinct()
     lists = {f"dx_{k}": v for k, v in COMORBIDITIES.items()}
     lists.update({f"ev_{e}": v for e, v in INPATIENT_EVENTS.items()})
     lists["dialysis"] = DIALYSIS_ICD10
@@ -81,13 +81,13 @@ def dialysis_months(con, codes=None):
         Distinct ``person_id, mo`` (month ordinal, see ``expr.month_ord``), everyone.
     """
     codes = code_flags(con) if codes is None else codes
-    diag = con.table("claim_diagnoses")
+    diag = source(con, "claim_diagnoses")
     by_diag = diag.semi_join(codes.filter(codes.dialysis == 1), "icd10").select("claim_id")
     proc = source(con, "claim_procedures")
     by_proc = proc.filter(
         proc.code.isin(DIALYSIS_PROCEDURE_CODES) | (proc.label.lower() == DIALYSIS_LABEL)
     ).select("claim_id")
-    claims = con.table("claims").semi_join(by_diag.union(by_proc), "claim_id")
+    claims = source(con, "claims").semi_join(by_diag.union(by_proc), "claim_id")
     return claims.select("person_id", mo=month_ord(claims.service_month)).distinct()
 
 
@@ -109,14 +109,20 @@ def windows(cohort, lookback_months: int, followup_months: int):
 
 
 def _claims_in(con, windows, where):
-    """Claims (with ``mo``) of persons in ``windows`` whose month passes ``where``.
+    """Claims of persons in ``windows`` whose month passes ``where``.
 
-    ``where(claims, w)`` is a boolean on a claim and a window row; a claim is kept once
-    however many windows it falls in.
+    ``where(claims, w)`` is a boolean on a claim and a window row, which carries the
+    first days of its look-back (``lo``), index (``start``) and after-follow-up (``hi``)
+    months: comparing service months with dates spares computing a month number for every
+    claim. A claim is kept once however many windows it falls in.
     """
-    claims = con.table("claims")
-    claims = claims.mutate(mo=month_ord(claims.service_month))
-    w = windows.view()
+    claims = source(con, "claims")
+    w = windows.select(
+        "person_id",
+        lo=month_date(windows.index_mo - windows.lookback_months),
+        start=month_date(windows.index_mo),
+        hi=month_date(windows.index_mo + windows.followup_months),
+    )
     return claims.semi_join(w, [claims.person_id == w.person_id, where(claims, w)])
 
 
@@ -143,18 +149,22 @@ def diagnosis_months(con, windows, codes=None):
     dx_codes = codes.filter(ibis.greatest(*(codes[c] for c in (*DX_COLUMNS, *EVENT_COLUMNS))) == 1)
 
     def needed(c, w):
-        lookback = c.mo.between(w.index_mo - w.lookback_months, w.index_mo - 1)
-        return lookback | ((c.setting == "inpatient") & (c.mo >= w.index_mo))
+        lookback = (c.service_month >= w.lo) & (c.service_month < w.start)
+        return lookback | ((c.setting == "inpatient") & (c.service_month >= w.start))
 
     claims = _claims_in(con, windows, needed)
     claims = claims.select(
-        "claim_id", "person_id", "mo", inp=ibis.ifelse(claims.setting == "inpatient", 1, 0)
+        "claim_id",
+        "person_id",
+        "service_month",
+        inp=ibis.ifelse(claims.setting == "inpatient", 1, 0),
     )
-    diag = con.table("claim_diagnoses").select("claim_id", "icd10")
+    diag = source(con, "claim_diagnoses").select("claim_id", "icd10")
     d = diag.join(dx_codes, "icd10").join(claims, "claim_id")
     flags = {c: d[c].max() for c in DX_COLUMNS}
     flags.update({c: (d[c] * d.inp).max().cast("int64") for c in EVENT_COLUMNS})
-    return d.group_by(["person_id", "mo"]).aggregate(**flags)
+    g = d.group_by(["person_id", "service_month"]).aggregate(**flags)
+    return g.select("person_id", mo=month_ord(g.service_month), **{c: g[c] for c in flags})
 
 
 def person_months(con, windows, diagnoses):
@@ -178,7 +188,7 @@ def person_months(con, windows, diagnoses):
     """
 
     def in_panel(c, w):
-        return c.mo.between(w.index_mo - w.lookback_months, w.index_mo + w.followup_months - 1)
+        return (c.service_month >= w.lo) & (c.service_month < w.hi)
 
     claims = _claims_in(con, windows, in_panel)
     inp = claims.setting == "inpatient"
@@ -188,7 +198,10 @@ def person_months(con, windows, diagnoses):
     costs["inpatient_days"] = claims.days.sum(where=inp)
     costs["outpatient_days"] = claims.days.sum(where=claims.setting == "outpatient")
     costs["inpatient_claims"] = claims.count(where=inp)
-    money = claims.group_by(["person_id", "mo"]).aggregate(**costs)
+    money = claims.group_by(["person_id", "service_month"]).aggregate(**costs)
+    money = money.select(
+        "person_id", mo=month_ord(money.service_month), **{c: money[c] for c in costs}
+    )
 
     dx = diagnoses.select("person_id", "mo", *DX_COLUMNS)
     pm = left_join_all(money, (dx,), keys=("person_id", "mo"))

@@ -17,6 +17,7 @@ from analysis.cohort.claims import dialysis_months
 from analysis.cohort.engine import source
 from analysis.cohort.expr import FAR_FUTURE, age_years, first_row, left_join_all, month_ord
 from analysis.cohort.spec import CohortSpec
+from analysis.data.contract import RISK_TIER_LABELS
 
 _FAR = ibis.date(FAR_FUTURE.year, FAR_FUTURE.month, FAR_FUTURE.day)
 
@@ -57,7 +58,7 @@ def annotate(con, persons, spec: CohortSpec, dialysis=None):
     index date), ``dialysis_before_index`` and ``prior_participation``.
     """
     idx = persons.select("person_id", "index_date")
-    enrollment = con.table("enrollment").semi_join(idx, "person_id")
+    enrollment = source(con, "enrollment").semi_join(idx, "person_id")
 
     spells = enrollment.join(idx, "person_id")
     end = spells.enroll_end.fill_null(_FAR)
@@ -73,7 +74,7 @@ def annotate(con, persons, spec: CohortSpec, dialysis=None):
     isl = isl.filter((isl.island_start <= isl.index_date) & (isl.island_end >= isl.index_date))
     isl = isl.select("person_id", "island_start", "island_end")
 
-    ck = con.table("checkups").join(idx, "person_id")
+    ck = source(con, "checkups").join(idx, "person_id")
     lo = ck.index_date - ibis.interval(days=spec.baseline_checkup_days)
     ck = ck.filter((ck.exam_date < ck.index_date) & (ck.exam_date >= lo))
     ck = first_row(ck, "person_id", [ibis.desc(ck.exam_date), ibis.desc(ck.fiscal_year)])
@@ -202,11 +203,10 @@ def criteria(spec: CohortSpec) -> list[Criterion]:
     s = spec
     out: list[Criterion] = []
     if s.comparator == "offered" and s.offered_tiers is not None:
-        tiers = ", ".join(s.offered_tiers)
+        ja = "・".join(RISK_TIER_LABELS.get(t, {}).get("ja", t) for t in s.offered_tiers)
+        en = ", ".join(RISK_TIER_LABELS.get(t, {}).get("en", t) for t in s.offered_tiers)
         out.append(
-            Criterion(
-                "in_offered_tiers", f"リスク区分 {tiers}", f"Risk tier {tiers}", in_offered_tiers
-            )
+            Criterion("in_offered_tiers", f"リスク区分: {ja}", f"Risk tier: {en}", in_offered_tiers)
         )
     if s.exclude_death_before_index:
         out.append(

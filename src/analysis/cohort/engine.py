@@ -95,6 +95,7 @@ def connect(
         con.read_parquet(str((path / f"{name}.parquet").resolve()), table_name=name)
     for name in (t for t in TABLES if t not in dataset.tables):
         _register_empty(con, name)
+    con._mvm_eval_tables = {}  # memo for ``source``: looking a table up queries its schema
     return con
 
 
@@ -195,8 +196,17 @@ def engine_name(con) -> str:
 
 
 def source(con, name: str):
-    """The registered table ``name`` (``connect`` registers absent ones as empty views)."""
-    return con.table(name)
+    """The registered table ``name`` (``connect`` registers absent ones as empty views).
+
+    On a backend made by ``connect`` each table is looked up once: every lookup asks the
+    engine for the schema, which adds up over the few dozen queries of a cohort build.
+    """
+    memo = getattr(con, "_mvm_eval_tables", None)
+    if memo is None:
+        return con.table(name)
+    if name not in memo:
+        memo[name] = con.table(name)
+    return memo[name]
 
 
 def claim_month_range(con) -> tuple[dt.date, dt.date]:
@@ -207,7 +217,7 @@ def claim_month_range(con) -> tuple[dt.date, dt.date]:
     UserError
         If ``claims`` has no rows.
     """
-    claims = con.table("claims")
+    claims = source(con, "claims")
     row = con.execute(
         claims.aggregate(first=claims.service_month.min(), last=claims.service_month.max())
     )

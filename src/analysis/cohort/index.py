@@ -99,7 +99,7 @@ def start_population(con, spec: CohortSpec):
             (offers.fiscal_year == spec.fiscal_year) & (offers.program == spec.target)
         )
         return offers.select("person_id").distinct()
-    return con.table("enrollment").select("person_id").distinct()
+    return source(con, "enrollment").select("person_id").distinct()
 
 
 def index_dates(con, spec: CohortSpec, default_date: dt.date):

@@ -21,32 +21,41 @@ from analysis.cohort.baseline import CHECKUP_VALUES
 from analysis.cohort.codes import EVENTS, INPATIENT_EVENTS
 from analysis.cohort.engine import source
 from analysis.cohort.expr import FAR_FUTURE, left_join_all, month_date, month_ord
-from analysis.cohort.panel import COST_COLUMNS
-from analysis.cohort.spec import CohortSpec
+from analysis.cohort.panel import COST_COLUMNS, KEYS
 
 CLAIM_EVENTS = tuple(e for e in EVENTS if e != "death")
 
 
-def next_checkup(con, cohort, spec: CohortSpec):
-    """The checkup of fiscal year ``spec.fiscal_year + 1`` (``next_`` prefixed)."""
-    ck = con.table("checkups")
-    ck = ck.filter(ck.fiscal_year == spec.fiscal_year + 1).semi_join(cohort, "person_id")
+def next_checkup(con, cohort):
+    """The checkup of the fiscal year after the cohort's (``_fy + 1``; ``next_`` prefixed)."""
+    ck = source(con, "checkups").join(cohort.select(*KEYS, "_fy"), "person_id")
+    ck = ck.filter(ck.fiscal_year == ck._fy + 1)
     return ck.select(
-        "person_id",
+        *KEYS,
         next_checkup_date=ck.exam_date,
         **{f"next_{c}": ck[c] for c in CHECKUP_VALUES},
     )
 
 
-def post_costs(panel, spec: CohortSpec):
-    """Costs summed over months ``[0, w)`` for each ``w`` in ``spec.cost_windows_months``."""
+def post_costs(panel, windows_months):
+    """Costs summed over months ``[0, w)`` for each ``w`` in ``windows_months``."""
     aggs = {}
-    for w in spec.cost_windows_months:
+    for w in windows_months:
         inside = panel.rel_month.between(0, w - 1)
         for c in COST_COLUMNS:
             aggs[f"{c}_{w}m"] = panel[c].sum(where=inside)
-        aggs[f"observed_months_{w}m"] = panel.observed.cast("int64").sum(where=inside)
-    return panel.group_by("person_id").aggregate(**aggs)
+        aggs[observed_months_column(w)] = panel.observed.cast("int64").sum(where=inside)
+    return panel.group_by(list(KEYS)).aggregate(**aggs)
+
+
+def observed_months_column(w: int) -> str:
+    """Name of the column counting the observed months of the ``w``-month window."""
+    return f"observed_months_{w}m"
+
+
+def window_columns(w: int) -> list[str]:
+    """The ``outcomes`` columns of the ``w``-month cost window, in table order."""
+    return [*(f"{c}_{w}m" for c in COST_COLUMNS), observed_months_column(w)]
 
 
 def event_months(events, cohort):
@@ -54,45 +63,47 @@ def event_months(events, cohort):
 
     ``events`` is ``claims.event_flags``.
     """
-    idx = cohort.select("person_id", index_mo=month_ord(cohort.index_date))
+    idx = cohort.select(*KEYS, index_mo=month_ord(cohort.index_date))
     pm = events.join(idx, "person_id")
     pm = pm.filter(pm.mo >= pm.index_mo)
     aggs = {"dialysis_mo": pm.mo.min(where=pm.dialysis == 1)}
     for e in INPATIENT_EVENTS:
         aggs[f"{e}_mo"] = pm.mo.min(where=pm[f"ev_{e}"] == 1)
-    ev = pm.group_by("person_id").aggregate(**aggs)
-    return ev.select("person_id", **{f"{e}_month": month_date(ev[f"{e}_mo"]) for e in CLAIM_EVENTS})
+    ev = pm.group_by(list(KEYS)).aggregate(**aggs)
+    return ev.select(*KEYS, **{f"{e}_month": month_date(ev[f"{e}_mo"]) for e in CLAIM_EVENTS})
 
 
 def program_steps(con, cohort):
     """Mean steps per day over the weeks starting within the program dates."""
     act = source(con, "activity")
     prog = cohort.filter(cohort.program_start.notnull())
-    prog = prog.select("person_id", "program_start", "program_end")
+    prog = prog.select(*KEYS, "program_start", "program_end")
     a = act.join(prog, "person_id")
     a = a.filter(a.week_start.between(a.program_start, a.program_end))
-    return a.group_by("person_id").aggregate(
+    return a.group_by(list(KEYS)).aggregate(
         steps_mean=a.steps_per_day.cast("float64").mean(), steps_weeks=a.count()
     )
 
 
-def outcomes_expr(con, cohort, panel, events, spec: CohortSpec):
-    """The outcomes table as an Ibis expression (before the pandas finishing steps).
+def outcomes_expr(con, cohort, panel, events, windows_months):
+    """The outcomes table of a stack of cohorts (``panel.stack_cohorts``) as an Ibis
+    expression (before the pandas finishing steps); ``_cohort`` tells the cohorts apart.
 
-    ``events`` is ``claims.event_flags`` of (at least) the cohort.
+    ``events`` is ``claims.event_flags`` of (at least) the cohorts; ``windows_months`` the
+    cost windows of every cohort (each cohort keeps its own afterwards).
     """
     far = ibis.date(FAR_FUTURE.year, FAR_FUTURE.month, FAR_FUTURE.day)
     t = cohort.select(
-        "person_id", "index_date", "treated", "death_date",
+        *KEYS, "index_date", "treated", "death_date",
         enrollment_end=cohort.island_end.nullif(far),
     )  # fmt: skip
     rights = (
-        next_checkup(con, cohort, spec),
-        post_costs(panel, spec),
+        next_checkup(con, cohort),
+        post_costs(panel, windows_months),
         event_months(events, cohort),
         program_steps(con, cohort),
     )
-    return left_join_all(t, rights)
+    return left_join_all(t, rights, keys=KEYS)
 
 
 def finish_outcomes(df: pd.DataFrame, last_month: dt.date) -> pd.DataFrame:

@@ -2,6 +2,10 @@
 
 Claims are monthly, so the panel is indexed by ``rel_month``: months relative to the
 index month (0 = the month holding the index date, which belongs to follow-up).
+
+The queries here and in ``baseline`` and ``outcomes`` run on a *stack* of cohorts
+(``stack_cohorts``): the rows of every cohort with a ``_cohort`` number and the spec's
+parameters as columns, so that each table of several cohorts is one query.
 """
 
 from __future__ import annotations
@@ -11,53 +15,94 @@ import datetime as dt
 import ibis
 
 from analysis.cohort.claims import COST_COLUMNS, DX_COLUMNS, USE_COLUMNS
+from analysis.cohort.engine import source
 from analysis.cohort.expr import FAR_FUTURE, left_join_all, month_date, month_ord, py_month_ord
 
 PANEL_COLUMNS = ("person_id", "month", "rel_month", "observed", *COST_COLUMNS, *USE_COLUMNS)
 """Columns of the published ``panel_monthly`` table."""
 
+KEYS = ("person_id", "_cohort")
+"""A person's row in a stack of cohorts."""
+
+STACK_COLUMNS = ("_cohort", "_fy", "_lookback", "_followup")
+"""Columns ``stack_cohorts`` adds: cohort number, fiscal year, look-back and follow-up months."""
+
+
+def stack_cohorts(cohorts, specs):
+    """Stack cohort tables (same columns) with their number and spec parameters.
+
+    Parameters
+    ----------
+    cohorts : list of ibis.Table
+        Selected cohorts, as ``build_cohorts`` keeps them.
+    specs : list of CohortSpec
+        The spec of each cohort.
+
+    Returns
+    -------
+    ibis.Table
+        The rows of every cohort plus ``STACK_COLUMNS``.
+    """
+    parts = []
+    for i, (t, spec) in enumerate(zip(cohorts, specs, strict=True)):
+        cols = list(cohorts[0].columns)
+        parts.append(
+            t.select(*cols).mutate(
+                _cohort=ibis.literal(i, type="int64"),
+                _fy=ibis.literal(spec.fiscal_year, type="int64"),
+                _lookback=ibis.literal(spec.lookback_months, type="int64"),
+                _followup=ibis.literal(spec.followup_months, type="int64"),
+            )
+        )
+    return parts[0] if len(parts) == 1 else ibis.union(*parts)
+
 
 def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, months: range):
-    """The person x month table as an Ibis expression.
+    """The person x month table of a stack of cohorts as an Ibis expression.
 
     Parameters
     ----------
     con : ibis backend
     persons : ibis.Table
-        The cohort: ``person_id, index_date, death_date``.
+        The stacked cohorts (``stack_cohorts``): ``person_id, index_date, death_date`` and
+        ``STACK_COLUMNS``.
     pm : ibis.Table
-        ``claims.person_months`` of (at least) the cohort, covering ``months``.
+        ``claims.person_months`` of (at least) the cohorts, covering their months.
     first_month, last_month : datetime.date
         First and last claim months of the data.
     months : range
-        Relative months to cover, e.g. ``range(-12, 24)``.
+        Relative months covering every cohort's ``-_lookback .. _followup - 1``; each row
+        keeps only its own cohort's months.
 
     Returns
     -------
     ibis.Table
-        ``PANEL_COLUMNS`` plus the comorbidity flags ``DX_COLUMNS`` (exact in the look-back
-        months). ``observed`` is true when the person was enrolled on some day
+        ``_cohort``, ``PANEL_COLUMNS`` plus the comorbidity flags ``DX_COLUMNS`` (exact in the
+        look-back months). ``observed`` is true when the person was enrolled on some day
         of the month, the month lies within the data's claim months and the person was
         alive on some day of it. Costs are 0 in observed months without claims and null in
         months that are neither observed nor claimed.
     """
     p = persons.select(
-        "person_id",
+        *KEYS,
+        "_lookback",
+        "_followup",
         index_mo=month_ord(persons.index_date),
         death_mo=month_ord(persons.death_date),
     )
     grid = p.mutate(_rel=ibis.range(months.start, months.stop).unnest())  # no cast: Spark
     grid = grid.mutate(rel_month=grid._rel.cast("int64")).drop("_rel")
+    grid = grid.filter((grid.rel_month >= -grid._lookback) & (grid.rel_month < grid._followup))
     grid = grid.mutate(mo=grid.index_mo + grid.rel_month)
 
     far = py_month_ord(FAR_FUTURE)
-    spells = con.table("enrollment").semi_join(p, "person_id")
+    spells = source(con, "enrollment").semi_join(p, "person_id")
     spells = spells.select(
         "person_id",
         s_mo=month_ord(spells.enroll_start),
         e_mo=month_ord(spells.enroll_end).fill_null(far),
     )
-    cov = grid.select("person_id", "mo").join(spells, "person_id")
+    cov = grid.select("person_id", "mo").distinct().join(spells, "person_id")
     cov = cov.filter((cov.s_mo <= cov.mo) & (cov.e_mo >= cov.mo))
     cov = cov.select("person_id", "mo").distinct().mutate(_enrolled=ibis.literal(True))
 
@@ -71,6 +116,7 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
         values[c] = ibis.ifelse(observed | g.cost_total.notnull(), col.fill_null(0), col)
     flags = {c: g[c].fill_null(0) for c in DX_COLUMNS}
     return g.select(
+        "_cohort",
         "person_id",
         month=month_date(g.mo),
         rel_month=g.rel_month,

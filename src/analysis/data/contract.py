@@ -90,6 +90,17 @@ SEX = ("M", "F")
 SETTINGS = ("inpatient", "outpatient", "pharmacy", "dental")
 PROGRAMS = ("vitality", "mystar")
 RISK_TIERS = ("low", "middle", "high")
+PROGRAM_LABELS = {
+    "vitality": {"ja": "Vitality（運動）", "en": "Vitality (exercise)"},
+    "mystar": {"ja": "Mystar（伴走支援）", "en": "Mystar (coaching)"},
+}
+"""Program names as published (Japanese, English)."""
+RISK_TIER_LABELS = {
+    "low": {"ja": "低リスク", "en": "low risk"},
+    "middle": {"ja": "中リスク", "en": "middle risk"},
+    "high": {"ja": "高リスク", "en": "high risk"},
+}
+"""Risk tiers as published (Japanese, English)."""
 LETTER_VARIANTS = ("plain", "nudge")
 EXIT_REASONS = ("age75", "moved", "employee_insurance", "death", "other")
 URINE_PROTEIN_LABELS = {0: "−", 1: "±", 2: "+", 3: "2+", 4: "3+"}

@@ -275,6 +275,7 @@ def period_text(fiscal_year: int) -> dict[str, str]:
 def save_results(run_dir, fiscal_year: int, *, cohorts, population, flow_figure) -> list[Path]:
     """Write the step-01 artifacts the report reads (``REPORT_ARTIFACTS``)."""
     from analysis import artifacts as art
+    from analysis.study.exercise import save_figure_editions
 
     step, period = "01_cohort", period_text(fiscal_year)
     vit = {"ja": "Vitality 案内送付者（低・中リスク）", "en": "Offered Vitality (low/middle risk)"}
@@ -285,7 +286,7 @@ def save_results(run_dir, fiscal_year: int, *, cohorts, population, flow_figure)
             caption={"ja": "対象者の選定（Vitality）", "en": "Selection of the study population (Vitality)"},
             population=vit, period=period, published=True,
         ),
-        art.save_figure(
+        *save_figure_editions(
             flow_figure, run_dir, step, "attrition_flow",
             caption={"ja": "対象者選定のフロー図", "en": "Flow of the study population"},
             alt={"ja": "案内送付者から分析対象者までの各段階の人数を示すフロー図",

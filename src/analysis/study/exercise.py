@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.config import MIN_CELL_COUNT
-from analysis.i18n import check_lang
+from analysis.i18n import check_lang, with_editions
 from analysis.seeds import int_seed
 from analysis.study.disclosure import suppress
 from analysis.study.effects import COVARIATES, Attempt, Outcome, attempt, complete_cases
@@ -352,18 +352,6 @@ def save_results(
         cap, alt = figure_text[name]
         paths += save_figure_editions(fig, run_dir, step, name, caption=cap, alt=alt)
     return paths
-
-
-def with_editions(ax, lang: str, draw):
-    """Mark the figure of ``ax`` as drawn in ``lang`` and redrawable by ``draw(lang)``.
-
-    :func:`save_figure_editions` then saves one edition per report language, so the
-    English report shows English figures although the run drew them in Japanese.
-    Returns ``ax``.
-    """
-    ax.figure.edition_lang = lang
-    ax.figure.redraw_in = draw
-    return ax
 
 
 def save_figure_editions(fig, run_dir, step: str, name: str, *, caption, alt) -> list:
