@@ -89,3 +89,35 @@ def test_import_without_key_is_refused(tmp_path):
 def test_bench_rejects_tiny_sizes():
     r = invoke("bench-import", "--rows", "10")
     assert isinstance(r.exception, UserError)
+
+
+def test_damaged_datasets_give_one_line_errors_or_exit_1(tmp_path):
+    ds = tiny.write_tiny_dataset(tmp_path / "ds")
+    p = ds / "claims.parquet"
+    p.write_bytes(p.read_bytes()[:200])
+    r = invoke("validate", ds)
+    assert r.exit_code == 1 and "file readable" in r.output, r.output
+    r = invoke("export", ds, "--out", tmp_path / "csv")
+    assert isinstance(r.exception, UserError)
+    assert "claims.parquet: cannot be read" in str(r.exception)
+    assert not (tmp_path / "csv").exists() and not list(tmp_path.glob(".csv.tmp-*"))
+    meta = ds / "dataset.json"
+    meta.write_text(meta.read_text(encoding="utf-8")[:50], encoding="utf-8")
+    for args in (["validate", ds], ["export", ds, "--out", tmp_path / "csv"]):
+        r = invoke(*args)
+        assert isinstance(r.exception, UserError), r.output
+        assert "dataset.json: damaged" in str(r.exception)
+
+
+def test_import_prints_ignored_columns_and_skipped_files(tmp_path):
+    ds = tiny.write_tiny_dataset(tmp_path / "ds")
+    invoke("export", ds, "--out", tmp_path / "csv")
+    kenshin = tmp_path / "csv" / "健診.csv"
+    frame = pd.read_csv(kenshin, encoding="cp932", dtype=str, keep_default_na=False)
+    frame["HbA1c値"] = "5.5"
+    frame.to_csv(kenshin, index=False, encoding="cp932")
+    (tmp_path / "csv" / "README.md").write_text("notes", encoding="utf-8")
+    r = invoke("import", "--in", tmp_path / "csv", "--out", tmp_path / "back")
+    assert r.exit_code == 0, r.output
+    assert "健診.csv: ignored column(s) not in the mapping: HbA1c値 (hba1c?)" in r.output
+    assert "skipped (not imported): README.md" in r.output

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from analysis.data.dataset import file_sha256, load_dataset
 from analysis.data.importer import import_csv
 from analysis.data.pseudonym import Pseudonymiser
 from analysis.errors import UserError
+from analysis.seeds import rng
 
 KEY = "importer test key — 0123456789"
 P = Pseudonymiser(KEY)
@@ -269,6 +270,58 @@ def test_file_layout_errors(tmp_path):
     )
 
 
+def test_a_file_without_header_row_is_named_so_without_echoing_cells(tmp_path):
+    in_dir = write_base(tmp_path / "in")
+    cells = ["0000001", "H01", "1", "平成２７年４月１日", "H27.4.1", "", "山田太郎"]
+    write_csv(in_dir / "資格.csv", cells, ENROLLMENT[1])
+    with pytest.raises(UserError, match="資格.csv: the first line looks like data") as e:
+        run(in_dir, tmp_path / "out")
+    assert not any(c in str(e.value) for c in cells if c), str(e.value)
+
+
+def test_a_value_in_the_header_row_is_never_offered_as_closest_header(tmp_path):
+    in_dir = write_base(tmp_path / "in")
+    write_csv(in_dir / "傷病名.csv", ["レセプト番号", "E11.9", "2023/04/01"], [["K1", "x", "1"]])
+    with pytest.raises(UserError, match="missing required column") as e:
+        run(in_dir, tmp_path / "out")
+    assert "closest header" not in str(e.value) and "2023" not in str(e.value)
+
+
+def test_ignored_headers_are_reported_with_the_nearest_column(tmp_path):
+    header = [*CHECKUPS[0], "HbA1c値", "2023/04/01"]
+    rows = [[*r, "5.9", "x"] for r in CHECKUPS[1]]
+    res = run(write_base(tmp_path / "in", 健診=(header, rows)), tmp_path / "out")
+    info = res.tables["checkups"]
+    assert info.ignored == ["HbA1c値", "column 13 (looks like a value)"]
+    assert info.nearest == {"HbA1c値": "hba1c"}
+    assert res.tables["enrollment"].nearest == {"氏名": ""}
+    text = res.summary()
+    assert "HbA1c値 (hba1c?)" in text and "氏名 (no similar column)" in text
+    assert "2023/04/01" not in text
+
+
+def test_skipped_files_are_listed_and_a_workbook_named_after_a_table_is_refused(tmp_path):
+    in_dir = write_base(tmp_path / "in")
+    (in_dir / "README.md").write_text("notes", encoding="utf-8")
+    (in_dir / "資格.csv.bak").write_bytes(b"old")
+    (in_dir / "old").mkdir()
+    res = run(in_dir, tmp_path / "out")
+    assert res.skipped == ["README.md", "old/", "資格.csv.bak"]
+    assert "skipped files: README.md, old/, 資格.csv.bak" in res.summary()
+    (in_dir / "診療行為.xlsx").write_bytes(b"PK\x03\x04")
+    _raises(tmp_path, r"診療行為.xlsx: an Excel workbook is not read; save it as CSV", replace=True)
+
+
+def test_table_option_takes_precedence_over_a_file_named_after_the_table(tmp_path):
+    in_dir = write_base(tmp_path / "in")
+    rows = [r[:] for r in CLAIMS[1][:2]]
+    write_csv(in_dir / "claims_fixed.csv", CLAIMS[0], rows)
+    res = run(in_dir, tmp_path / "out", tables={"claims": "claims_fixed.csv"})
+    assert res.tables["claims"].file == "claims_fixed.csv"
+    assert res.tables["claims"].read == 2
+    assert "レセプト.csv" in res.skipped
+
+
 @pytest.mark.parametrize(
     ("text", "match"),
     [
@@ -277,6 +330,18 @@ def test_file_layout_errors(tmp_path):
         ("tables:\n  checkups:\n    columns:\n      hba1c_ifcc: [A]\n", "not a column"),
         ("tables:\n  checkups:\n    columns:\n      hba1c: [{header: A, unit: g}]\n", "unit"),
         ("colour: blue\n", "unknown key"),
+        ("values:\n  sex: {male: M}\n", "values.sex: not a coded column"),
+        ("values:\n  kenshin: {a: b}\n", "values.kenshin: not a coded column"),
+        ("values:\n  setting: {往診: house_call}\n", "values.setting.往診: 'house_call' is not"),
+        (
+            "tables:\n  checkups:\n    columns:\n      sbp: [BP]\n      dbp: [ＢＰ]\n",
+            "tables.checkups.columns.dbp: header 'ＢＰ' is also listed for column 'sbp'",
+        ),
+        (
+            "tables:\n  checkups: {aliases: [kensa]}\n  claims: {aliases: [KENSA]}\n",
+            "tables.claims.aliases: 'KENSA' is also an alias of table 'checkups'",
+        ),
+        ("values:\n  setting: {外来: outpatient, ＧＡＩ: dental, gai: inpatient}\n", "two codes"),
     ],
 )
 def test_mapping_file_errors(tmp_path, text, match):
@@ -285,47 +350,204 @@ def test_mapping_file_errors(tmp_path, text, match):
     _raises(tmp_path, f"m.yaml: .*{match}", mapping=tmp_path / "m.yaml")
 
 
+def test_user_mapping_overrides_contract_names_and_default_entries(tmp_path):
+    header = ["被保険者番号", "受診日", "HbA1c", "収縮期血圧", "拡張期血圧"]
+    rows = [["0000001", "R1.6.12", "48", "132", "84"], ["000002", "R1.9.1", "53", "118", "72"]]
+    claims = [r[:] for r in CLAIMS[1]]
+    claims[0][3] = "1"  # default mapping: 1 = inpatient
+    in_dir = write_base(tmp_path / "in", 健診=(header, rows), レセプト=(CLAIMS[0], claims))
+    plain = run(in_dir, tmp_path / "plain")
+    assert plain.tables["checkups"].rejected == 2  # 48 % is no HbA1c
+    assert load_dataset(tmp_path / "plain").claims.setting.tolist()[0] == "inpatient"
+    (tmp_path / "m.yaml").write_text(
+        "tables:\n  checkups:\n    columns:\n      hba1c: [{header: HbA1c, unit: mmol/mol}]\n"
+        "values:\n  setting: {'1': outpatient}\n",
+        encoding="utf-8",
+    )
+    res = run(in_dir, tmp_path / "out", mapping=tmp_path / "m.yaml")
+    assert res.tables["checkups"].rejected == 0, res.summary()
+    ds = load_dataset(tmp_path / "out")
+    assert ds.checkups.hba1c.tolist() == [6.5, 7.0]
+    assert ds.claims.setting.tolist() == ["outpatient", "pharmacy", "dental"]
+
+
+def test_user_alias_comes_before_the_default_aliases(tmp_path):
+    in_dir = write_base(tmp_path / "in")
+    (in_dir / "レセプト.csv").rename(in_dir / "明細.csv")
+    (in_dir / "明細書.csv").write_text("x\n", encoding="utf-8")  # a default claims alias
+    (tmp_path / "m.yaml").write_text(
+        "tables:\n  claims: {aliases: [明細]}\n  events: {aliases: [明細書]}\n", encoding="utf-8"
+    )
+    from analysis.data.mapping import load_mapping
+
+    m = load_mapping(tmp_path / "m.yaml")
+    assert m.table_for_file("明細.csv") == "claims" and m.table_for_file("明細書.csv") == "events"
+    assert load_mapping().table_for_file("明細書.csv") == "claims"
+
+
 def test_existing_output_is_kept_unless_replace(tmp_path):
     write_base(tmp_path / "in")
-    (tmp_path / "out").mkdir()
+    run(tmp_path / "in", tmp_path / "out")
     (tmp_path / "out" / "keep.txt").write_text("x")
     _raises(tmp_path, "exists; pass --replace")
     assert (tmp_path / "out" / "keep.txt").exists()
     run(tmp_path / "in", tmp_path / "out", replace=True)
     assert not (tmp_path / "out" / "keep.txt").exists()
+    assert load_dataset(tmp_path / "out").claims.points.tolist() == [1234, 560, 0]
     assert not list(tmp_path.glob(".out.tmp-*"))
 
 
+def test_a_directory_that_is_not_a_dataset_is_never_replaced(tmp_path):
+    write_base(tmp_path / "in")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("x")
+    _raises(tmp_path, "not a dataset and not empty; refusing", replace=True)
+    assert (tmp_path / "out" / "notes.txt").read_text() == "x"
+    assert not list(tmp_path.glob(".out.tmp-*"))
+
+
+# ---------------------------------------------------------------------------- quotes
+def _edit_lines(path: Path, edit) -> None:
+    lines = path.read_bytes().decode("cp932").split("\r\n")
+    edit(lines)
+    path.write_bytes("\r\n".join(lines).encode("cp932"))
+
+
+def _rejects(out: Path, table: str) -> dict[int, tuple[str, str]]:
+    rej = pd.read_csv(out / "rejects" / f"{table}.csv", encoding="utf-8-sig")
+    return {int(r.line): (r.rule, r.reason) for r in rej.itertuples()}
+
+
+def test_a_quote_spanning_lines_rejects_both_lines_and_keeps_line_numbers(tmp_path):
+    in_dir = write_base(tmp_path / "in")
+
+    def edit(lines):  # 氏名 opens a quote on line 2 and closes it on line 3
+        lines[1] = lines[1].replace("山田太郎", '"山田')
+        lines[2] = lines[2].replace("鈴木花子", '太郎"')
+
+    _edit_lines(in_dir / "資格.csv", edit)
+    res = run(in_dir, tmp_path / "out")
+    info = res.tables["enrollment"]
+    assert (info.read, info.imported, info.rejected) == (4, 2, 2)
+    rej = _rejects(tmp_path / "out", "enrollment")
+    assert {k: v[0] for k, v in rej.items()} == {
+        2: "quoted field spans lines",
+        3: "quoted field spans lines",
+    }
+    assert "lines 2-3" in rej[3][1]
+    # lines 4 and 5 keep their numbers: line 5 is the only enrollment of person 3
+    e = load_dataset(tmp_path / "out").enrollment
+    assert e.person_id.tolist() == [P.one("person", "000002"), P.one("person", "0000003")]
+
+
+def test_an_unclosed_quote_rejects_one_line_and_keeps_the_rest(tmp_path):
+    in_dir = write_base(tmp_path / "in")
+    _edit_lines(
+        in_dir / "レセプト.csv", lambda ls: ls.__setitem__(1, ls[1].replace('"1,234"', '"1,234'))
+    )
+    assert '"1,234,2' in (in_dir / "レセプト.csv").read_bytes().decode("cp932")
+    res = run(in_dir, tmp_path / "out")
+    info = res.tables["claims"]
+    assert (info.read, info.imported, info.rejected) == (3, 2, 1)
+    assert {k: v[0] for k, v in _rejects(tmp_path / "out", "claims").items()} == {
+        2: "quoted field spans lines"
+    }
+    assert load_dataset(tmp_path / "out").claims.points.tolist() == [560, 0]
+
+
+def test_quoted_fields_on_one_line_still_take_the_fast_path(tmp_path):
+    in_dir = write_base(tmp_path / "in")  # the csv writer quotes "1,234"
+    assert b'"1,234"' in (in_dir / "レセプト.csv").read_bytes()
+    res = run(in_dir, tmp_path / "out")
+    assert res.tables["claims"].imported == 3
+    assert load_dataset(tmp_path / "out").claims.points.tolist() == [1234, 560, 0]
+
+
+def test_a_row_count_mismatch_on_the_fast_path_falls_back_to_lines(tmp_path, monkeypatch):
+    from analysis.data import importer
+
+    in_dir = write_base(tmp_path / "in")
+    p = in_dir / "レセプト.csv"
+    p.write_bytes(p.read_bytes().replace(b'"1,234"', b'"1,234'))
+    real = importer.scan_lines
+    monkeypatch.setattr(importer, "scan_lines", lambda path: (real(path)[0], False))
+    res = run(in_dir, tmp_path / "out")
+    info = res.tables["claims"]
+    assert (info.read, info.imported, info.rejected) == (3, 2, 1)
+    assert _rejects(tmp_path / "out", "claims")[2][0] == "quoted field spans lines"
+
+
+@pytest.mark.parametrize(
+    ("data", "lines", "odd"),
+    [
+        (b"h\r\na\r\nb", 3, False),
+        (b"h\r\na\rb\n\n", 4, False),
+        (b'h\r\n"a\r\nb"\r\n', 3, True),
+        (b'h\r\n"a,b"\r\n"c"', 3, False),
+        (b'h\n"x', 2, True),
+    ],
+)
+def test_scan_lines_counts_physical_lines_and_odd_quotes(tmp_path, data, lines, odd):
+    from analysis.data import importer
+
+    (tmp_path / "f.csv").write_bytes(data)
+    assert importer.scan_lines(tmp_path / "f.csv") == (lines, odd)
+
+
+def test_scan_lines_across_block_boundaries(tmp_path, monkeypatch):
+    from analysis.data import importer
+
+    data = b"h\r\n" + b'"a",b\r\n' * 7 + b'"x\r\ny"\r\n'
+    (tmp_path / "f.csv").write_bytes(data)
+    whole = importer.scan_lines(tmp_path / "f.csv")
+    monkeypatch.setattr(importer, "BLOCK_BYTES", 4)
+    assert importer.scan_lines(tmp_path / "f.csv") == whole == (10, True)
+
+
 # ---------------------------------------------------------------------------- property
-def _corrupt(data: bytes, how: str, draw) -> bytes:
+HOWS = [
+    "truncate",
+    "random_bytes",
+    "delimiter",
+    "drop_column",
+    "shuffle_columns",
+    "shuffle_header",
+    "duplicate_line",
+    "truncate_line",
+]
+KNOBS = st.tuples(st.integers(0, 10**6), st.integers(0, 10**6), st.binary(min_size=1, max_size=12))
+
+
+def _corrupt(data: bytes, how: str, knobs: tuple[int, int, bytes]) -> bytes:
+    k1, k2, blob = knobs
     lines = data.split(b"\r\n")
     if how == "truncate":
-        return data[: draw(st.integers(0, len(data)))]
+        return data[: k1 % (len(data) + 1)]
     if how == "random_bytes":
-        at = draw(st.integers(0, len(data)))
-        return data[:at] + draw(st.binary(min_size=1, max_size=12)) + data[at:]
+        at = k1 % (len(data) + 1)
+        return data[:at] + blob + data[at:]
     if how == "delimiter":
-        i = draw(st.integers(0, len(lines) - 1))
-        lines[i] = lines[i].replace(b",", draw(st.sampled_from([b";", b"\t", b"|"])))
+        i = k1 % len(lines)
+        lines[i] = lines[i].replace(b",", [b";", b"\t", b"|"][k2 % 3])
     elif how == "drop_column":
-        k = draw(st.integers(0, lines[0].count(b",")))
+        k = k1 % (lines[0].count(b",") + 1)
         lines = [b",".join(x for j, x in enumerate(ln.split(b",")) if j != k) for ln in lines]
     elif how == "shuffle_columns":
         n = lines[0].count(b",") + 1
-        order = draw(st.permutations(list(range(n))))
+        order = rng(k1, "shuffle").permutation(n)
         lines = [
             b",".join(ln.split(b",")[j] for j in order) if ln.count(b",") == n - 1 else ln
             for ln in lines
         ]
     elif how == "shuffle_header":
         cells = lines[0].split(b",")
-        lines[0] = b",".join(draw(st.permutations(cells)))
+        lines[0] = b",".join(cells[j] for j in rng(k1, "header").permutation(len(cells)))
     elif how == "duplicate_line":
-        i = draw(st.integers(1, max(1, len(lines) - 2)))
+        i = 1 + k1 % max(1, len(lines) - 2)
         lines.insert(i, lines[i])
     elif how == "truncate_line":
-        i = draw(st.integers(1, max(1, len(lines) - 2)))
-        lines[i] = lines[i][: draw(st.integers(0, len(lines[i])))]
+        i = 1 + k1 % max(1, len(lines) - 2)
+        lines[i] = lines[i][: k2 % (len(lines[i]) + 1)]
     return b"\r\n".join(lines)
 
 
@@ -337,29 +559,29 @@ def _data_lines(data: bytes, encoding: str) -> int:
     return max(0, len(lines) - 1)
 
 
+_UNCLOSED = len('K1,0000001,R5.5,入院外,"1,2'.encode("cp932"))
+_OPEN_NAME = len("0000001,H01,1,S35.5.10,H27.4.1,,".encode("cp932")) + 1
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(list(BASE)),
-    st.sampled_from(
-        [
-            "truncate",
-            "random_bytes",
-            "delimiter",
-            "drop_column",
-            "shuffle_columns",
-            "shuffle_header",
-            "duplicate_line",
-            "truncate_line",
-        ]
-    ),
+    st.sampled_from(HOWS),
     st.sampled_from(["cp932", "utf-8"]),
-    st.data(),
+    KNOBS,
 )
-def test_corrupted_files_import_or_fail_cleanly(target, how, encoding, data):
+@example("レセプト", "truncate_line", "cp932", (0, _UNCLOSED, b"x"))  # "1,2 left open
+@example("資格", "truncate_line", "cp932", (0, _OPEN_NAME, b"x"))  # a lone quote
+@example("資格", "random_bytes", "utf-8", (len("被保険者番号,世帯番号".encode()), 0, b'"\r\n"'))
+def test_corrupted_files_import_or_fail_cleanly(target, how, encoding, knobs):
     with tempfile.TemporaryDirectory() as tmp:
         in_dir = write_base(Path(tmp) / "in", encoding)
         path = in_dir / f"{target}.csv"
-        path.write_bytes(_corrupt(path.read_bytes(), how, data.draw))
+        if target == "資格" and how == "truncate_line" and knobs[1] == _OPEN_NAME:
+            text = path.read_bytes().decode(encoding).replace("山田太郎", '"山田太郎')
+            path.write_bytes(text.encode(encoding))
+        else:
+            path.write_bytes(_corrupt(path.read_bytes(), how, knobs))
         try:
             res = run(in_dir, Path(tmp) / "out")
         except UserError as e:
@@ -373,4 +595,5 @@ def test_corrupted_files_import_or_fail_cleanly(target, how, encoding, data):
             assert info.read == _data_lines(raw, info.encoding.replace("-sig", "")), (t, info)
             rej = pd.read_csv(Path(tmp) / "out" / "rejects" / f"{t}.csv", encoding="utf-8-sig")
             assert len(rej) == info.rejected
+            assert sorted(rej.line) == sorted(set(rej.line)), (t, "a line rejected twice")
             assert len(load_dataset(Path(tmp) / "out").read(t)) == info.imported

@@ -189,3 +189,31 @@ def test_changed_file_and_missing_table_are_reported(tmp_path):
 def test_not_a_dataset_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="not a dataset directory"):
         validate_dataset(tmp_path)
+
+
+def _truncate(path: Path, keep: int = 200) -> None:
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def test_a_truncated_parquet_file_is_a_finding_not_a_crash(tmp_path):
+    path = tiny.write_tiny_dataset(tmp_path / "ds")
+    _truncate(path / "claims.parquet")
+    report = validate_dataset(path, today=TODAY)
+    hits = [f for f in report.findings if f.rule == "file readable"]
+    assert [(f.table, f.n_rows) for f in hits] == [("claims", 1)]
+    assert hits[0].examples[0].startswith("claims.parquet")
+    # tables that depend on claims are not checked against it; the others still are
+    assert not any(f.table == "claim_diagnoses" for f in report.findings), report.summary()
+    assert report.rows["checkups"] == len(tiny.tiny_tables()["checkups"])
+
+
+def test_a_damaged_dataset_json_is_a_one_line_error_naming_it(tmp_path):
+    path = tiny.write_tiny_dataset(tmp_path / "ds")
+    meta = path / "dataset.json"
+    meta.write_text(meta.read_text(encoding="utf-8")[:50], encoding="utf-8")
+    with pytest.raises(UserError, match=r"dataset\.json: damaged, not valid JSON") as e:
+        validate_dataset(path)
+    assert "\n" not in str(e.value)
+    meta.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(UserError, match=r"dataset\.json: damaged, expected a JSON object"):
+        validate_dataset(path)

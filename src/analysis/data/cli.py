@@ -86,8 +86,23 @@ def _print_import(result) -> None:
             reasons,
         )
     Console().print(t)
+    for i in result.tables.values():
+        if i.ignored:
+            print(f"{i.file}: ignored column(s) not in the mapping: {i.ignored_text()}")
+    if result.skipped:
+        print(f"skipped (not imported): {', '.join(result.skipped)}")
+    if any(i.ignored for i in result.tables.values()):
+        print("to import an ignored column, add its header to a mapping file (--mapping FILE)")
     if any(i.rejected for i in result.tables.values()):
         print(f"rejected rows are listed in {result.out / 'rejects'}")
+
+
+def _is_export_dir(path: Path) -> bool:
+    """Whether ``path`` holds only files an earlier csv-ja export writes (one per table)."""
+    from analysis.data.contract import TABLES
+
+    names = {f"{t.ja}.csv" for t in TABLES.values()}
+    return all(p.is_file() and p.name in names for p in path.iterdir())
 
 
 def export_command(
@@ -100,16 +115,18 @@ def export_command(
     replace: Annotated[bool, typer.Option("--replace", help="Replace an existing --out.")] = False,
 ) -> None:
     """Export a dataset as CP932 CSV with Japanese headers and 和暦 dates (csv-ja)."""
+    from analysis.data.dataset import prepare_output_dir
     from analysis.data.export import export_csv_ja
+    from analysis.data.validation import open_dataset
 
     if format not in FORMATS_OUT:
         raise UserError(f"--format {format!r}: expected one of {', '.join(FORMATS_OUT)}")
+    ds = open_dataset(dataset)
+    prepare_output_dir(out, replace=replace, replaceable=_is_export_dir, what="a csv-ja export")
     try:
-        files = export_csv_ja(dataset, out, date_style=date_style, replace=replace)
-    except (FileNotFoundError, ValueError) as e:
-        if isinstance(e, UserError):
-            raise
-        raise UserError(str(e)) from None
+        files = export_csv_ja(ds, out, date_style=date_style, replace=replace)
+    except OSError as e:
+        raise UserError(f"--out {out}: {e.strerror or e}") from None
     for name, path in files.items():
         print(f"{name:<20} {path}")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.data.contract import TABLES, Column
-from analysis.data.dataset import Dataset, load_dataset
+from analysis.data.dataset import Dataset
 from analysis.data.normalise import ERAS
 from analysis.errors import UserError
 
@@ -134,12 +134,18 @@ def export_csv_ja(
     Raises
     ------
     UserError
-        If ``out_dir`` exists (without ``replace``), the style is unknown, or a value
-        cannot be written in CP932 (naming the table and column).
+        If ``out_dir`` exists (without ``replace``), the style is unknown, the dataset
+        cannot be read (naming the damaged file), or a value cannot be written in CP932
+        (naming the table and column).
     """
     if date_style not in DATE_STYLES:
         raise UserError(f"--date-style must be one of {', '.join(DATE_STYLES)}, got {date_style!r}")
-    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
+    if isinstance(dataset, Dataset):
+        ds = dataset
+    else:
+        from analysis.data.validation import open_dataset
+
+        ds = open_dataset(dataset)
     out = Path(out_dir)
     if out.exists() and not replace:
         raise UserError(f"{out} exists; pass --replace to overwrite it")
@@ -159,8 +165,16 @@ def export_csv_ja(
 
 
 def _export_table(ds: Dataset, name: str, tmp: Path, style: str) -> Path:
+    import pyarrow as pa
+
     t = TABLES[name]
-    df = ds.read(name)
+    try:
+        df = ds.read(name)
+    except (pa.ArrowException, OSError) as e:
+        raise UserError(
+            f"{ds.path / (name + '.parquet')}: cannot be read ({type(e).__name__}: the file is "
+            "damaged or not Parquet); run `mvm-eval validate` on the dataset"
+        ) from None
     frame = pd.DataFrame(
         {c.ja or c.name: _format_column(df[c.name], _formatter(name, c, style)) for c in t.columns}
     )

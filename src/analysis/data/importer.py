@@ -4,15 +4,21 @@ For each CSV file: recognise the table (file name, alias or ``--table``), detect
 encoding (UTF-8, UTF-8 with BOM, CP932), map the headers (:mod:`analysis.data.mapping`),
 then stream the rows through pyarrow's CSV reader in batches. Every cell is normalised
 (:mod:`analysis.data.normalise`) and checked against its contract column; identifiers are
-replaced by keyed hashes (:mod:`analysis.data.pseudonym`). Rows that survive go to a
-staging Parquet file, where DuckDB applies the row and cross-table rules shared with the
-validator (:mod:`analysis.data.validation`), tables in dependency order. Every input row
+replaced by keyed hashes (:mod:`analysis.data.pseudonym`). Rows that survive are staged
+as in-memory Arrow tables (typed, so far smaller than the text), on which DuckDB applies
+the row and cross-table rules shared with the validator (:mod:`analysis.data.validation`),
+tables in dependency order; each table is then written to Parquet. Every input row
 ends either in the dataset or in ``rejects/<table>.csv`` with its line number, the rule it
 broke and the reason; nothing is fixed silently. When a key repeats, the first line is
 kept and later ones are rejected with a pointer to it. Only 点数 → 医療費 (× 10) and the
 fiscal year of a checkup date are derived when a file lacks them. The dataset is written
 to a temporary directory and renamed at the end
 (:class:`analysis.data.dataset.DatasetWriter`).
+
+One physical line is one row: a quoted value may not span lines. A file in which some
+line has an unbalanced quote is read line by line with Python's CSV module instead of
+pyarrow, so that such lines are rejected ("quoted field spans lines") and the line
+numbers of the others stay exact; ``read`` is always the number of data lines.
 """
 
 from __future__ import annotations
@@ -47,7 +53,10 @@ DERIVED = {("claims", "cost_yen"), ("checkups", "fiscal_year")}
 
 BLOCK_BYTES = 8 << 20
 CACHE_LIMIT = 200_000
+LINE_BATCH = 50_000
 REJECT_COLUMNS = ["line", "rule", "column", "value", "reason"]
+QUOTE_RULE = "quoted field spans lines"
+WORKBOOKS = (".xlsx", ".xlsm", ".xls")
 _BINARY_MAGIC = {
     b"PK\x03\x04": "an Excel .xlsx workbook or a zip archive",
     b"\xd0\xcf\x11\xe0": "an Excel .xls workbook",
@@ -68,6 +77,8 @@ class TableImport:
     columns: dict[str, str]
     ignored: list[str]
     derived: list[str]
+    nearest: dict[str, str] = field(default_factory=dict)
+    """Ignored header → the contract column it resembles most ("" if none)."""
     read: int = 0
     imported: int = 0
     rejected: int = 0
@@ -76,6 +87,13 @@ class TableImport:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def ignored_text(self) -> str:
+        """The ignored headers, each with the column it resembles (e.g. ``HbA1c値 (hba1c?)``)."""
+        return ", ".join(
+            f"{h} ({self.nearest[h]}?)" if self.nearest.get(h) else f"{h} (no similar column)"
+            for h in self.ignored
+        )
+
 
 @dataclass
 class ImportResult:
@@ -83,6 +101,8 @@ class ImportResult:
 
     out: Path
     tables: dict[str, TableImport]
+    skipped: list[str] = field(default_factory=list)
+    """Files in the input directory that were not read (not CSV, or not a table)."""
 
     def to_frame(self):
         """One row per table: file, encoding, read, imported, rejected."""
@@ -105,6 +125,10 @@ class ImportResult:
             )
             for rule, n in sorted(t.rejects_by_rule.items(), key=lambda kv: -kv[1]):
                 lines.append(f"      rejected {n:>7,}  {rule}")
+            if t.ignored:
+                lines.append(f"      ignored columns: {t.ignored_text()}")
+        if self.skipped:
+            lines.append(f"  skipped files: {', '.join(self.skipped)}")
         return "\n".join(lines)
 
     __str__ = summary
@@ -178,6 +202,46 @@ def read_header(path: Path, encoding: str) -> tuple[list[str], str]:
     if not any(f.strip() for f in fields):
         raise UserError(f"{path.name}: the first line holds no column headers")
     return fields, delimiter
+
+
+def scan_lines(path: Path) -> tuple[int, bool]:
+    """Count the physical lines of a file and tell whether a line has an odd number of quotes.
+
+    Lines end at ``\\r\\n``, ``\\n`` or a lone ``\\r`` (as for pyarrow and Python); a last
+    line without a terminator counts. The scan is vectorised over blocks of bytes; the
+    quote byte never occurs inside a CP932 or UTF-8 multi-byte character.
+
+    Returns
+    -------
+    tuple of (int, bool)
+        The number of lines (header included) and whether some line has an odd number
+        of ``"`` characters (a quoted value left open or spanning lines).
+    """
+    lines, odd, carry, prev_cr, tail = 0, False, 0, False, False
+    with open(path, "rb") as f:
+        while block := f.read(BLOCK_BYTES):
+            lines += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+            if prev_cr and block[:1] == b"\n":
+                lines -= 1
+            prev_cr = block[-1:] == b"\r"
+            tail = block[-1:] not in (b"\n", b"\r")
+            if b'"' not in block:
+                if carry % 2 and (b"\n" in block or b"\r" in block):
+                    odd = True
+                continue
+            a = np.frombuffer(block, dtype=np.uint8)
+            cum = np.cumsum(a == 34, dtype=np.int64)
+            ends = np.flatnonzero((a == 10) | (a == 13))
+            if len(ends):
+                per_line = np.diff(cum[ends], prepend=0)
+                per_line[0] += carry
+                odd = odd or bool((per_line % 2).any())
+                carry = int(cum[-1] - cum[ends[-1]])
+            else:
+                carry += int(cum[-1])
+    if tail:
+        lines += 1
+    return lines, odd or bool(carry % 2)
 
 
 # ---------------------------------------------------------------------------- cells
@@ -270,6 +334,12 @@ class _TableReader:
         self.headers, self.delimiter = read_header(path, self.encoding)
         tm = mapping.tables[table]
         matches, ignored = tm.match(self.headers)
+        values = {h for h in self.headers if nz.looks_like_value(h)}
+        if not matches and values:
+            raise UserError(
+                f"{path.name}: the first line looks like data, not column headers (no header "
+                "row?); export the file with its header line"
+            )
         self.plans = [
             _ColumnPlan(
                 TABLES[table].column(m.column),
@@ -281,7 +351,7 @@ class _TableReader:
             for m in matches
         ]
         self.plans.sort(key=lambda p: TABLES[table].column_names.index(p.column.name))
-        self._require(tm)
+        self._require(tm, values)
         present = {p.column.name for p in self.plans}
         self.derived = [
             c for c in TABLES[table].column_names if c not in present and (table, c) in DERIVED
@@ -292,13 +362,19 @@ class _TableReader:
             encoding=self.encoding,
             delimiter="tab" if self.delimiter == "\t" else "comma",
             columns={p.header: p.column.name for p in self.plans},
-            ignored=ignored,
+            ignored=[
+                f"column {self.headers.index(h) + 1} (looks like a value)" if h in values else h
+                for h in ignored
+            ],
             derived=self.derived,
+            nearest={h: tm.nearest_column(h) or "" for h in ignored if h not in values},
         )
         self.rejects: list[tuple] = []
         self._bad_lines: list[int] = []
+        n_lines, self.odd_quotes = scan_lines(path)
+        self.data_lines = max(0, n_lines - 1)
 
-    def _require(self, tm: TableMapping) -> None:
+    def _require(self, tm: TableMapping, values: set[str]) -> None:
         present = {p.column.name for p in self.plans}
         missing = [
             c
@@ -307,7 +383,8 @@ class _TableReader:
         ]
         if missing:
             names = ", ".join(f"{c.ja or c.name} ({c.name})" for c in missing)
-            hints = [h for c in missing if (h := tm.closest(c.name, self.headers))]
+            names_only = [h for h in self.headers if h not in values]  # never echo a value
+            hints = [h for c in missing if (h := tm.closest(c.name, names_only))]
             hint = f"; closest header found: {hints[0]!r}" if hints else ""
             raise UserError(
                 f"{self.path.name}: missing required column(s) for table {self.table!r}: "
@@ -315,6 +392,8 @@ class _TableReader:
             )
 
     def _invalid_row(self, row) -> str:
+        if row.number is None:  # pyarrow lost track of lines: read the file line by line
+            raise pa.ArrowInvalid("row without a line number")
         self._bad_lines.append(row.number)
         self.info.read += 1
         self.rejects.append(
@@ -327,6 +406,85 @@ class _TableReader:
             )
         )
         return "skip"
+
+    def stage(self) -> pa.Table:
+        """All rows that pass the cell rules, typed, with ``_row`` = line number.
+
+        pyarrow's reader is used when every line has balanced quotes; if it still reads
+        a different number of rows than there are data lines (or fails), the file is read
+        again line by line, so that no line is lost or merged with the next.
+        """
+        schema = arrow_schema(self.table).append(pa.field("_row", pa.int64()))
+        if not self.odd_quotes:
+            try:
+                parts = [tbl.cast(schema) for tbl in self.batches()]
+                if self.info.read == self.data_lines:
+                    return pa.concat_tables(parts) if parts else schema.empty_table()
+            except pa.ArrowInvalid:
+                pass
+            self.rejects, self._bad_lines, self.info.read = [], [], 0
+        try:
+            parts = [tbl.cast(schema) for tbl in self.line_batches()]
+        except (UnicodeDecodeError, csv.Error, pa.ArrowInvalid) as e:
+            raise UserError(
+                f"{self.path.name}: cannot be read as CSV ({type(e).__name__})"
+            ) from None
+        return pa.concat_tables(parts) if parts else schema.empty_table()
+
+    def line_batches(self):
+        """Like :meth:`batches`, one physical line per row, parsed by Python's CSV module.
+
+        A line whose quote is left open (a value that would continue on the next line)
+        is rejected with the rule ``quoted field spans lines``, and so is the line that
+        closes it; every other line is parsed on its own.
+        """
+        n = len(self.headers)
+        keep = [p.index for p in self.plans]
+        enc = "utf-8-sig" if self.encoding.startswith("utf-8") else self.encoding
+        cols: list[list[str]] = [[] for _ in keep]
+        lines: list[int] = []
+        opened = 0  # line number of a quote left open, 0 if none
+        with open(self.path, encoding=enc, newline="") as f:
+            f.readline()
+            for number, raw in enumerate(f, start=2):
+                line = raw[:-2] if raw.endswith("\r\n") else raw.rstrip("\r\n")
+                fields, problem = self._parse_line(line, n)
+                if line.count('"') % 2:
+                    if opened:
+                        span = f"a quoted value spans lines {opened}-{number}"
+                        problem, opened = (QUOTE_RULE, span), 0
+                    elif problem is not None and problem[0] == QUOTE_RULE:
+                        opened = number
+                if problem is not None:
+                    self.info.read += 1
+                    self.rejects.append((number, problem[0], "", "", problem[1]))
+                    continue
+                for c, i in zip(cols, keep, strict=True):
+                    c.append(fields[i])
+                lines.append(number)
+                if len(lines) >= LINE_BATCH:
+                    yield self._line_batch(cols, lines)
+                    cols, lines = [[] for _ in keep], []
+        if lines:
+            yield self._line_batch(cols, lines)
+
+    def _parse_line(self, line: str, n: int) -> tuple[list[str], tuple[str, str] | None]:
+        if line == "":
+            return [""] * n, None
+        try:
+            fields = next(csv.reader([line], delimiter=self.delimiter, strict=True))
+        except csv.Error:
+            if line.count('"') % 2:
+                return [], (QUOTE_RULE, "a quoted value is not closed on this line")
+            fields = next(csv.reader([line], delimiter=self.delimiter))
+        if len(fields) != n:
+            return [], ("malformed_row", f"{len(fields)} fields, expected {n}")
+        return fields, None
+
+    def _line_batch(self, cols: list[list[str]], lines: list[int]) -> pa.Table:
+        names = [f"c{p.index}" for p in self.plans]
+        batch = pa.record_batch([pa.array(c, pa.string()) for c in cols], names=names)
+        return self._convert(batch, np.array(lines, dtype=np.int64))
 
     def batches(self):
         """Yield (typed Arrow table with ``_row`` = line number) per input batch."""
@@ -480,11 +638,14 @@ def resolve_files(
 ) -> dict[str, Path]:
     """Which file holds which table: names and aliases, overridden by ``tables``.
 
+    Only ``.csv`` and ``.txt`` files are read; any other file is skipped (see
+    :func:`skipped_files`), and so is a CSV file named after a table given in ``tables``.
+
     Raises
     ------
     UserError
         For a missing directory or file, an unrecognised CSV file, two files for one
-        table, or a required table without a file.
+        table, a required table without a file, or an Excel workbook named after a table.
     """
     if not in_dir.is_dir():
         raise UserError(f"{in_dir}: input directory not found")
@@ -501,7 +662,14 @@ def resolve_files(
     found: dict[str, Path] = {}
     claimed = {p.resolve() for p in given.values()}
     for p in sorted(in_dir.iterdir()):
-        if not p.is_file() or p.suffix.lower() not in (".csv", ".txt") or p.resolve() in claimed:
+        if not p.is_file() or p.resolve() in claimed:
+            continue
+        if p.suffix.lower() in WORKBOOKS and mapping.table_for_file(p) is not None:
+            raise UserError(
+                f"{p.name}: an Excel workbook is not read; save it as CSV "
+                f"({p.stem}.csv, UTF-8 or Shift_JIS)"
+            )
+        if p.suffix.lower() not in (".csv", ".txt"):
             continue
         t = mapping.table_for_file(p)
         if t is None:
@@ -509,10 +677,11 @@ def resolve_files(
                 f"{p.name}: cannot tell which table this file holds; rename it (e.g. 健診.csv, "
                 "レセプト.csv) or pass --table NAME=FILE"
             )
-        if t in found or t in given:
-            other = found.get(t) or given[t]
+        if t in given:  # --table NAME=FILE takes precedence over a file named after NAME
+            continue
+        if t in found:
             raise UserError(
-                f"{p.name} and {other.name} both hold table {t!r}; import one at a time"
+                f"{p.name} and {found[t].name} both hold table {t!r}; import one at a time"
             )
         found[t] = p
     found.update(given)
@@ -530,6 +699,14 @@ def resolve_files(
                     f"{found[t].name}: table {t!r} refers to {parent!r}, which has no file"
                 )
     return {t: found[t] for t in TABLES if t in found}
+
+
+def skipped_files(in_dir: Path, files: dict[str, Path]) -> list[str]:
+    """Names of the entries of ``in_dir`` that are not imported (sorted)."""
+    used = {p.resolve() for p in files.values()}
+    return sorted(
+        p.name + ("/" if p.is_dir() else "") for p in in_dir.iterdir() if p.resolve() not in used
+    )
 
 
 def import_csv(
@@ -565,21 +742,23 @@ def import_csv(
     Returns
     -------
     ImportResult
-        Per-table read / imported / rejected counts; ``read = imported + rejected``.
+        Per-table read / imported / rejected counts (``read`` = data lines of the file
+        = imported + rejected), ignored headers with their nearest contract column, and
+        the files of ``in_dir`` that were skipped.
 
     Raises
     ------
     UserError
         With a one-line message for every problem the user can fix (no key, missing
-        columns, empty or binary file, unknown encoding, bad mapping, existing output).
+        columns, a first line that looks like data rather than headers, empty or binary
+        file, an Excel workbook named after a table, unknown encoding, bad mapping,
+        existing output). Messages name files and headers, never data cells.
     """
     pseudo = pseudonymiser or key_from_env()
     maps = load_mapping(mapping)
     in_dir, out = Path(in_dir), Path(out)
     files = resolve_files(in_dir, maps, tables)
     readers = {t: _TableReader(t, p, maps, pseudo) for t, p in files.items()}
-    if out.exists() and not replace:
-        raise UserError(f"{out} exists; pass --replace to overwrite it")
     if out.resolve() == in_dir.resolve() or in_dir.resolve() in out.resolve().parents:
         raise UserError(f"{out}: the output must not be inside the input directory")
     meta = {
@@ -597,22 +776,18 @@ def import_csv(
         staged = _stage_all(readers)
         _apply_rules(readers, staged, w, today or dt.date.today())
         _write_rejects(readers, w.extra_path("rejects"))
-        result = ImportResult(out=out, tables={t: r.info for t, r in readers.items()})
+        result = ImportResult(
+            out=out,
+            tables={t: r.info for t, r in readers.items()},
+            skipped=skipped_files(in_dir, files),
+        )
         w.write_json("import_report.json", {t: i.to_dict() for t, i in result.tables.items()})
     return result
 
 
 def _stage_all(readers: dict[str, _TableReader]) -> dict[str, pa.Table]:
-    staged = {}
-    for t, r in readers.items():
-        schema = arrow_schema(t).append(pa.field("_row", pa.int64()))
-        try:
-            parts = [tbl.cast(schema) for tbl in r.batches()]
-        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
-            msg = str(e).splitlines()[0][:160]
-            raise UserError(f"{r.path.name}: cannot be read as CSV ({msg})") from None
-        staged[t] = pa.concat_tables(parts) if parts else schema.empty_table()
-    return staged
+    """Every table's rows that pass the cell rules, in memory (typed Arrow tables)."""
+    return {t: r.stage() for t, r in readers.items()}
 
 
 def _apply_rules(readers, staged: dict[str, pa.Table], w: _Writer, today: dt.date) -> None:

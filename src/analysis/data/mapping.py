@@ -2,8 +2,9 @@
 
 The documented default lives in ``mappings/default.yaml`` beside this module; a user file
 (``--mapping FILE``) is merged in front of it (or replaces it with
-``replace_default: true``). The contract's own column names and Japanese item names are
-always recognised, so the mapping only lists the other spellings.
+``replace_default: true``): a header, alias or coded value keeps the meaning of the
+first layer that lists it. The contract's own column names and Japanese item names are
+recognised last, so the mapping only lists the other spellings (and may override them).
 """
 
 from __future__ import annotations
@@ -79,6 +80,22 @@ class TableMapping:
             matches.append(HeaderMatch(h, column, unit))
         return matches, ignored
 
+    def nearest_column(self, header: str) -> str | None:
+        """The contract column whose spelling is most similar to an unmapped header.
+
+        Examples
+        --------
+        >>> load_mapping().tables["checkups"].nearest_column("HbA1c値")
+        'hba1c'
+        """
+        key = header_key(header)
+        best, score = None, 0.0
+        for k, (c, _) in self.headers.items():
+            r = difflib.SequenceMatcher(None, key, k).ratio()
+            if r > score:
+                best, score = c, r
+        return best if score >= 0.6 else None
+
     def closest(self, column: str, headers: list[str]) -> str | None:
         """The header most similar to any spelling of ``column`` (for error messages)."""
         names = [k for k, (c, _) in self.headers.items() if c == column]
@@ -98,14 +115,15 @@ class Mapping:
     tables: dict[str, TableMapping]
     values: dict[str, dict[str, str]]
     source: str
+    aliases: dict[str, str] = field(default_factory=dict)
+    """``header_key`` of a file name (without suffix) → table; the first layer wins."""
 
     def table_for_file(self, path: str | os.PathLike) -> str | None:
-        """The table a file holds, from its name (contract name or alias), or ``None``."""
+        """The table a file holds, from its name (alias or contract name), or ``None``."""
         stem = header_key(Path(path).stem)
-        for name, tm in self.tables.items():
-            if stem == name or stem in (header_key(a) for a in tm.aliases):
-                return name
-        return None
+        if stem in self.aliases:
+            return self.aliases[stem]
+        return stem if stem in self.tables else None
 
 
 def _fail(source: str, where: str, what: str) -> UserError:
@@ -165,9 +183,36 @@ def _check(data: dict, source: str) -> None:
     values = data.get("values") or {}
     if not isinstance(values, dict):
         raise _fail(source, "values", "expected column: {value: code}")
+    coded = coded_columns()
     for c, codes in values.items():
+        if c not in coded:
+            raise _fail(
+                source,
+                f"values.{c}",
+                f"not a coded column; expected one of {', '.join(sorted(coded))}",
+            )
         if not isinstance(codes, dict):
             raise _fail(source, f"values.{c}", "expected {value: code}")
+        for k, v in codes.items():
+            if str(v) not in coded[c]:
+                raise _fail(
+                    source,
+                    f"values.{c}.{k}",
+                    f"{v!r} is not a code of {c} ({', '.join(sorted(coded[c]))})",
+                )
+
+
+def coded_columns() -> dict[str, set[str]]:
+    """Columns whose values a mapping may translate (``values:``) → their allowed codes.
+
+    String columns with a fixed code list, except 性別 (read by its own rule: 1/2, 男/女).
+    """
+    out: dict[str, set[str]] = {}
+    for t in TABLES.values():
+        for c in t.columns:
+            if c.kind == "string" and c.allowed is not None and c.name != "sex":
+                out.setdefault(c.name, set()).update(str(a) for a in c.allowed)
+    return out
 
 
 def _check_header(h, source: str, where: str) -> None:
@@ -203,35 +248,73 @@ def load_mapping(path: str | os.PathLike | None = None) -> Mapping:
     if path is not None:
         user = _read_yaml(Path(path))
         _check(user, str(path))
-        layers.append(user)
+        layers.append((str(path), user))
         source = str(path)
-        if not user.get("replace_default"):
-            layers.append(_read_yaml(DEFAULT_MAPPING))
-    else:
-        layers.append(_read_yaml(DEFAULT_MAPPING))
+    if path is None or not user.get("replace_default"):
+        default = _read_yaml(DEFAULT_MAPPING)
+        _check(default, DEFAULT_MAPPING.name)
+        layers.append((DEFAULT_MAPPING.name, default))
     return _build(layers, source)
 
 
-def _build(layers: list[dict], source: str) -> Mapping:
+def _contract_layer() -> dict:
+    """The contract's own column names and 項目名, as the last (lowest-priority) layer."""
+    return {
+        "tables": {
+            name: {
+                "columns": {
+                    c.name: list(dict.fromkeys(h for h in (c.name, c.ja) if h)) for c in t.columns
+                }
+            }
+            for name, t in TABLES.items()
+        }
+    }
+
+
+def _build(layers: list[tuple[str, dict]], source: str) -> Mapping:
+    """Merge layers, first layer first: a header or alias keeps its first meaning.
+
+    Within one layer a header claimed by two columns of a table, an alias claimed by two
+    tables, or a value mapped to two codes is a mapping error. The contract's names come
+    last, so a mapping file may give a contract name another meaning (or a unit).
+    """
     tables = {name: TableMapping(name) for name in TABLES}
-    for name, tm in tables.items():
-        for col in TABLES[name].columns:
-            for h in (col.name, col.ja):
-                if h:
-                    tm.headers.setdefault(header_key(h), (col.name, ""))
+    aliases: dict[str, str] = {}
     values: dict[str, dict[str, str]] = {}
-    for layer in layers:
+    for where, layer in [*layers, ("the contract", _contract_layer())]:
+        seen_alias: dict[str, str] = {}
         for name, spec in (layer.get("tables") or {}).items():
             tm = tables[name]
-            tm.aliases.extend(spec.get("aliases") or [])
+            for a in spec.get("aliases") or []:
+                key = header_key(a)
+                if seen_alias.setdefault(key, name) != name:
+                    raise _fail(
+                        where,
+                        f"tables.{name}.aliases",
+                        f"{a!r} is also an alias of table {seen_alias[key]!r}",
+                    )
+                if aliases.setdefault(key, name) == name and a not in tm.aliases:
+                    tm.aliases.append(a)
+            seen: dict[str, str] = {}
             for col, headers in (spec.get("columns") or {}).items():
                 for h in headers:
                     header, unit = (
                         (h, "") if isinstance(h, str) else (h["header"], h.get("unit", ""))
                     )
-                    tm.headers.setdefault(header_key(header), (col, unit or ""))
+                    key = header_key(header)
+                    if seen.setdefault(key, col) != col:
+                        raise _fail(
+                            where,
+                            f"tables.{name}.columns.{col}",
+                            f"header {header!r} is also listed for column {seen[key]!r}",
+                        )
+                    tm.headers.setdefault(key, (col, unit or ""))
         for col, codes in (layer.get("values") or {}).items():
             target = values.setdefault(col, {})
+            layer_codes: dict[str, str] = {}
             for k, v in codes.items():
-                target.setdefault(unicodedata.normalize("NFKC", str(k)).strip().lower(), str(v))
-    return Mapping(tables=tables, values=values, source=source)
+                key = unicodedata.normalize("NFKC", str(k)).strip().lower()
+                if layer_codes.setdefault(key, str(v)) != str(v):
+                    raise _fail(where, f"values.{col}", f"{k!r} is mapped to two codes")
+                target.setdefault(key, str(v))
+    return Mapping(tables=tables, values=values, source=source, aliases=aliases)

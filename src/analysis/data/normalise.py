@@ -12,7 +12,8 @@ Forms understood
 - Dates: ISO and Western forms (``2023-04-01``, ``2023/4/1``, ``20230401``,
   ``2023年4月1日``, an Excel ``0:00`` time suffix), and 和暦 in every common form:
   ``R5.4.1``, ``R05/04/01``, ``R050401``, ``令和5年4月1日``, ``令和元年5月1日``,
-  ``H31.4.30``, ``平成31年4月30日``, ``S``/``昭和``, ``T``/``大正``, ``M``/``明治``, and the
+  ``H31.4.30``, ``平成31年4月30日``, ``S``/``昭和``, ``T``/``大正``, ``M``/``明治``, the
+  one-kanji abbreviations (``平31.4.30``, ``令5.4.1``, ``昭35年5月10日``), and the
   7-digit レセプト form with an era code (``5050401`` = 令和5年4月1日; 1 明治 … 5 令和).
   Dates outside their era (``H31.5.1``) are rejected.
 - Months (診療年月): the same forms without the day (``R5.4``, ``令和5年4月``, ``202304``,
@@ -44,9 +45,10 @@ ERAS: dict[str, tuple[str, int, dt.date, dt.date | None]] = {
 }
 """Era letter → (kanji name, Gregorian year of 元年, first day, last day or None)."""
 
-_ERA_BY_NAME = {v[0]: k for k, v in ERAS.items()} | {k: k for k in ERAS}
+_ERA_BY_NAME = {v[0]: k for k, v in ERAS.items()} | {v[0][0]: k for k, v in ERAS.items()}
+_ERA_BY_NAME |= {k: k for k in ERAS}
 _ERA_BY_CODE = {"1": "M", "2": "T", "3": "S", "4": "H", "5": "R"}
-_ERA = r"(?P<era>[MTSHR]|明治|大正|昭和|平成|令和)"
+_ERA = r"(?P<era>[MTSHR]|明治|大正|昭和|平成|令和|[明大昭平令])"
 _SEP = r"\s*[./\-年]\s*"
 _SEP2 = r"\s*[./\-月]\s*"
 _TIME = r"(?:\s+0{1,2}:00(?::00)?)?"
@@ -336,3 +338,25 @@ def parse_string(value: str) -> str | None:
     """Free text (labels, themes): stripped only, kept as written (no NFKC)."""
     s = value.strip()
     return s or None
+
+
+def looks_like_value(cell: str) -> bool:
+    """True if a header cell reads as a value (a number, date or month), not a column name.
+
+    Used to tell a file without a header row, and never to echo such a cell.
+
+    Examples
+    --------
+    >>> looks_like_value("平成２７年４月１日"), looks_like_value("0000001"), looks_like_value("身長")
+    (True, True, False)
+    """
+    s = text(cell)
+    if s == "":
+        return False
+    for parse in (parse_number, parse_date, parse_month):
+        try:
+            parse(s)
+        except ValueError:
+            continue
+        return True
+    return False

@@ -319,20 +319,59 @@ class ValidationReport:
         return f"<p>{self.summary().splitlines()[0]}</p>" + self.to_frame().to_html(index=False)
 
 
-def _open(path_or_dataset: str | os.PathLike | Dataset) -> Dataset:
-    if isinstance(path_or_dataset, Dataset):
-        return path_or_dataset
-    p = Path(path_or_dataset)
+def open_dataset(path: str | os.PathLike, *, incomplete: bool = False) -> Dataset:
+    """Open a dataset directory; every problem is a one-line ``UserError`` naming the file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The dataset directory.
+    incomplete : bool
+        Open it even if required tables are missing (the validator reports them).
+
+    Raises
+    ------
+    UserError
+        If the directory or its ``dataset.json`` is missing, or ``dataset.json`` is not
+        a valid JSON object (damaged or truncated).
+    """
+    import json
+
+    from analysis.data.dataset import METADATA_FILE
+
+    p = Path(path)
+    meta_path = p / METADATA_FILE
+    meta: object = {}
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise UserError(
+                f"{meta_path}: damaged, not valid JSON (line {e.lineno}); re-create the dataset"
+            ) from None
+        except (UnicodeDecodeError, OSError) as e:
+            raise UserError(f"{meta_path}: cannot be read ({type(e).__name__})") from None
+        if not isinstance(meta, dict):
+            raise UserError(f"{meta_path}: damaged, expected a JSON object")
     try:
         return load_dataset(p)
     except FileNotFoundError as e:
         raise UserError(str(e)) from None
-    except ValueError:
-        import json
+    except ValueError as e:
+        if not incomplete:
+            raise UserError(str(e)) from None
+        return Dataset(path=p, meta=meta)
 
-        from analysis.data.dataset import METADATA_FILE
 
-        return Dataset(path=p, meta=json.loads((p / METADATA_FILE).read_text(encoding="utf-8")))
+def _open(path_or_dataset: str | os.PathLike | Dataset) -> Dataset:
+    if isinstance(path_or_dataset, Dataset):
+        return path_or_dataset
+    return open_dataset(path_or_dataset, incomplete=True)
+
+
+def _unreadable(name: str, path: Path, e: Exception) -> Finding:
+    """A Parquet file that pyarrow cannot open (truncated or not Parquet)."""
+    return Finding(name, "file readable", 1, (f"{path.name}: {type(e).__name__}",))
 
 
 def _arrow_findings(name: str, path: Path) -> list[Finding]:
@@ -358,12 +397,17 @@ def _arrow_findings(name: str, path: Path) -> list[Finding]:
 
 def _column_findings(name: str, path: Path) -> list[Finding]:
     import pandera.errors
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from analysis.data.schemas import canonical_frame, schema
 
     try:
-        frame = canonical_frame(name, pq.read_table(path))
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as e:
+        return [_unreadable(name, path, e)]
+    try:
+        frame = canonical_frame(name, table)
     except ValueError as e:
         return [Finding(name, "column types", 1, (str(e)[:120],))]
     try:
@@ -378,7 +422,7 @@ def _column_findings(name: str, path: Path) -> list[Finding]:
     return []
 
 
-def _connect(ds: Dataset):
+def _connect(ds: Dataset, skip: set[str] = frozenset()):
     import duckdb
 
     con = duckdb.connect()
@@ -388,6 +432,8 @@ def _connect(ds: Dataset):
         pass
     con.execute(MACROS)
     for name in ds.tables:
+        if name in skip:
+            continue
         p = str(ds.path / f"{name}.parquet").replace("'", "''")
         con.execute(
             f"CREATE VIEW {name} AS SELECT * EXCLUDE (file_row_number), "
@@ -427,7 +473,8 @@ def validate_dataset(
     Raises
     ------
     UserError
-        If the path is not a dataset directory.
+        If the path is not a dataset directory or its ``dataset.json`` is damaged. A
+        Parquet file that cannot be read is a finding (rule ``file readable``).
 
     Examples
     --------
@@ -435,6 +482,8 @@ def validate_dataset(
     >>> report.ok, report.to_frame().columns.tolist()  # doctest: +SKIP
     (True, ['table', 'rule', 'n_rows', 'examples'])
     """
+    import duckdb
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     ds = _open(path_or_dataset)
@@ -452,23 +501,34 @@ def validate_dataset(
             )
         )
     broken: set[str] = set()
+    unreadable: set[str] = set()
     for name in present:
         path = ds.path / f"{name}.parquet"
-        report.rows[name] = pq.read_metadata(path).num_rows
-        arrow = _arrow_findings(name, path)
-        report.findings += arrow
-        report.findings += _column_findings(name, path)
-        report.n_rules += 1 + len(TABLES[name].columns)
-        if arrow:
+        report.n_rules += 1
+        try:
+            report.rows[name] = pq.read_metadata(path).num_rows
+            arrow = _arrow_findings(name, path)
+        except (pa.ArrowException, OSError) as e:
+            report.findings.append(_unreadable(name, path, e))
             broken.add(name)
-    con = _connect(ds)
+            unreadable.add(name)
+            continue
+        columns = _column_findings(name, path)
+        report.findings += arrow + columns
+        report.n_rules += len(TABLES[name].columns)
+        if arrow or any(f.rule == "file readable" for f in columns):
+            broken.add(name)
+    con = _connect(ds, skip=unreadable)
     try:
         for rule in all_rules():
             needs = (rule.table, *rule.needs)
             if not all(t in present for t in needs) or any(t in broken for t in needs):
                 continue
             report.n_rules += 1
-            n, ex = run_rule(con, rule, today)
+            try:
+                n, ex = run_rule(con, rule, today)
+            except duckdb.Error as e:  # a damaged data page in a readable file
+                n, ex = 1, (f"not evaluated: {type(e).__name__}",)
             if n:
                 report.findings.append(Finding(rule.table, rule.name, n, ex))
     finally:
