@@ -211,3 +211,21 @@ def test_newton_backoff_retries_then_warns(cox_data, monkeypatch):
     with pytest.warns(RuntimeWarning, match="did not converge"):
         fit(cox_data, ph_check=False)
     assert steps == list(cox.STEP_SIZES)
+
+
+def test_subgroup_calibration_slope_that_cannot_converge_is_nan_with_warning(cox_model):
+    fresh = simulate_cox(3000, seed=14)
+    early_events = fresh.index[fresh.event & (fresh.time <= 3)][:8]
+    survivors = fresh.index[fresh.time > 3.5][:30]
+    tiny = early_events.union(survivors)
+    fresh["site"] = "main"
+    # a tiny subgroup with identical covariates: a constant linear predictor, so the
+    # one-covariate refit of the calibration slope has no solution
+    fresh.loc[tiny, ["site", "x1", "x2", "x3", "sex"]] = ["tiny", 0.0, 0.0, 0.0, "M"]
+    with pytest.warns(RuntimeWarning, match="subgroup site=tiny at 3 years"):
+        ev = cox_model.evaluate(fresh, horizons=(3,), by=["site"])
+    sub = ev.subgroups.set_index("level")
+    assert sub.loc["tiny", "events"] >= 5
+    assert np.isnan(sub.loc["tiny", "calibration_slope"])
+    assert 0.7 < sub.loc["main", "calibration_slope"] < 1.3
+    assert np.isfinite(ev.metrics.calibration_slope.iloc[0])

@@ -87,9 +87,34 @@ def test_targets_with_claims():
 def test_history_does_not_count_when_checkup_normal():
     claims, dx = _claims()
     t = diabetes_treatment_status(claims, dx, as_of="2023-04-01")
-    df = pd.DataFrame([{**BASE, "person_id": "p2"}, {**BASE, "person_id": "p2", "hba1c": None}])
+    assert t.loc["p2", "treatment_status"] == "interrupted"
+    df = pd.DataFrame(
+        [{**BASE, "person_id": "p2"},
+         {**BASE, "person_id": "p2", "hba1c": None},  # the measured fasting glucose is below
+         {**BASE, "person_id": "p2", "fasting_glucose": None},  # the measured HbA1c is below
+         {**BASE, "person_id": "p2", "hba1c": None, "fasting_glucose": None},
+         {**BASE, "person_id": "p2", "hba1c": 6.0, "fasting_glucose": 130.0}]
+    )  # fmt: skip
     out = dkd_targets(df, t)
-    assert out.diabetes.tolist() == [False, True]  # history counts when values are missing
+    # ③ interrupted: history counts only when the checkup is not below the diabetic level
+    assert out.diabetes.tolist() == [False, False, False, True, True]
+
+
+def _status(status: str) -> pd.DataFrame:
+    index = pd.Index(["p1"], name="person_id")
+    return pd.DataFrame({"treatment_status": [status], "kidney_diagnosis": [False]}, index=index)
+
+
+@pytest.mark.parametrize(
+    ("status", "diabetes"), [("treated", True), ("interrupted", False), ("untreated", False)]
+)
+def test_current_treatment_counts_without_condition(status, diabetes):
+    # ② 現在、糖尿病で医療機関を受診している: a normal checkup does not remove it
+    r = one(_status(status), hba1c=5.4, fasting_glucose=95.0, urine_protein=2)
+    assert (r.diabetes, r.target) == (diabetes, diabetes)
+    if diabetes:
+        assert r.intervention == "guidance"
+        assert "treatment history" in r.reasons_en
 
 
 def test_bad_input():

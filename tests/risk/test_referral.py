@@ -7,13 +7,14 @@ import pytest
 
 from analysis.risk.referral import REFERRAL_THRESHOLDS, referral_flags, referral_table
 
-NORMAL = dict(sbp=120.0, dbp=75.0, tg=120.0, ldl=110.0, fasting_glucose=95.0, hba1c=5.4,
+NORMAL = dict(sbp=120.0, dbp=75.0, tg=120.0, ldl=110.0, hdl=55.0, fasting_glucose=95.0, hba1c=5.4,
               egfr=80.0, urine_protein=0)  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("column", "below", "at"),
     [("sbp", 139.9, 140.0), ("dbp", 89.9, 90.0), ("tg", 299.0, 300.0), ("ldl", 139.9, 140.0),
+     ("hdl", 35.0, 34.0),
      ("fasting_glucose", 125.9, 126.0), ("hba1c", 6.4, 6.5), ("egfr", 45.0, 44.9),
      ("urine_protein", 1, 2)],
 )  # fmt: skip
@@ -47,3 +48,9 @@ def test_labels_join_and_table():
 def test_missing_column_named():
     with pytest.raises(ValueError, match="ldl"):
         referral_flags(pd.DataFrame([NORMAL]).drop(columns="ldl"))
+
+
+def test_hdl_guidance_level_is_not_referral():
+    out = referral_flags(pd.DataFrame([{**NORMAL, "hdl": h} for h in (39.0, 35.0, 34.9, 34.0)]))
+    assert out["hdl"].tolist() == [False, False, True, True]
+    assert out["referral_items"].iloc[3] == "HDL≤34"

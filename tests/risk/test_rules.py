@@ -39,18 +39,39 @@ def test_step1_bmi_edge_when_waist_below(bmi, step1):
 @pytest.mark.parametrize(
     ("changes", "n"),
     [
-        (dict(hba1c=5.5), 0), (dict(hba1c=5.6), 1), (dict(hba1c=6.5), 1),
+        (dict(hba1c=5.5, fasting_glucose=None), 0), (dict(hba1c=5.6, fasting_glucose=None), 1),
+        (dict(hba1c=6.5, fasting_glucose=None), 1),
         (dict(fasting_glucose=99.9), 0), (dict(fasting_glucose=100.0), 1),
         (dict(tg=149.9), 0), (dict(tg=150.0), 1), (dict(hdl=40.0), 0), (dict(hdl=39.9), 1),
         (dict(sbp=129.9), 0), (dict(sbp=130.0), 1), (dict(dbp=84.9), 0), (dict(dbp=85.0), 1),
         (dict(hba1c=5.6, fasting_glucose=120.0), 1),  # one risk per item, not per test
-        (dict(hba1c=6.0, tg=200.0, sbp=140.0), 3),
+        (dict(fasting_glucose=110.0, tg=200.0, sbp=140.0), 3),
     ],
 )  # fmt: skip
 def test_step2_risk_edges(changes, n):
     r = one(waist_cm=90.0, **changes)
     assert r.n_risks == n
     assert r.level == {0: "information", 1: "motivational"}.get(n, "active")
+
+
+@pytest.mark.parametrize(
+    ("fpg", "hba1c", "risk"),
+    [(95.0, 5.8, False),  # fasting glucose measured and normal: HbA1c is not read
+     (None, 5.6, True),  # no fasting glucose: HbA1c decides
+     (None, 5.5, False),
+     (100.0, 5.5, True),  # fasting glucose decides even with a normal HbA1c
+     (99.9, 6.5, False),
+     (None, None, False)],
+)  # fmt: skip
+def test_glucose_priority_fasting_then_hba1c(fpg, hba1c, risk):
+    r = one(waist_cm=90.0, fasting_glucose=fpg, hba1c=hba1c)
+    assert r.n_risks == int(risk)
+    assert ("血糖" in r.reasons) == risk
+
+
+def test_reviewer_case_fpg_95_hba1c_58_is_information():
+    r = one(sex="M", waist_cm=90.0, fasting_glucose=95.0, hba1c=5.8)
+    assert (r.level, r.n_risks) == ("information", 0)
 
 
 def test_smoking_counts_only_with_another_risk():
@@ -67,7 +88,7 @@ def test_smoking_counts_only_with_another_risk():
      (3, False, "active"), (1, True, "motivational")],
 )  # fmt: skip
 def test_group_b_table(risks, smoker, level):
-    labs = [dict(hba1c=6.0), dict(tg=200.0), dict(sbp=140.0)][:risks]
+    labs = [dict(fasting_glucose=110.0), dict(tg=200.0), dict(sbp=140.0)][:risks]
     r = one(bmi=26.0, smoker=smoker, **{k: v for d in labs for k, v in d.items()})
     assert (r.step1, r.level) == ("B", level)
 
@@ -75,19 +96,19 @@ def test_group_b_table(risks, smoker, level):
 @pytest.mark.parametrize(("age", "level"), [(64, "active"), (64.9, "active"), (65, "motivational"),
                                             (74, "motivational")])  # fmt: skip
 def test_65_74_rule_on_active_boundary(age, level):
-    r = one(age=age, waist_cm=90.0, hba1c=6.0, tg=200.0)
+    r = one(age=age, waist_cm=90.0, fasting_glucose=110.0, tg=200.0)
     assert r.level == level
     assert ("65歳以上" in r.reasons) == (level == "motivational")
 
 
 def test_65_rule_leaves_motivational_alone():
-    assert one(age=70, waist_cm=90.0, hba1c=6.0).level == "motivational"
-    assert "65歳以上" not in one(age=70, waist_cm=90.0, hba1c=6.0).reasons
+    assert one(age=70, waist_cm=90.0, fasting_glucose=110.0).level == "motivational"
+    assert "65歳以上" not in one(age=70, waist_cm=90.0, fasting_glucose=110.0).reasons
 
 
 @pytest.mark.parametrize("med", ["bp_med", "glucose_med", "lipid_med"])
 def test_medication_excludes(med):
-    r = one(waist_cm=95.0, hba1c=6.0, tg=200.0, sbp=150.0, **{med: True})
+    r = one(waist_cm=95.0, fasting_glucose=110.0, tg=200.0, sbp=150.0, **{med: True})
     assert (r.level, r.level_ja, r.step1, r.n_risks) == ("information", "情報提供", "A", 3)
     assert r.on_medication and "対象外" in r.reasons
 
@@ -135,7 +156,9 @@ def _reference_level(r: dict) -> str:
         return "information"
     cut = 85 if r["sex"] == "M" else 90
     group = "A" if r["waist_cm"] >= cut else ("B" if r["bmi"] >= 25 else None)
-    risks = sum([r["fasting_glucose"] >= 100 or r["hba1c"] >= 5.6,
+    fpg = r["fasting_glucose"]
+    glucose = fpg >= 100 if fpg == fpg else r["hba1c"] >= 5.6  # fasting glucose first
+    risks = sum([glucose,
                  r["tg"] >= 150 or r["hdl"] < 40, r["sbp"] >= 130 or r["dbp"] >= 85])  # fmt: skip
     smoke = bool(r["smoker"])
     if group is None or risks == 0:
@@ -161,6 +184,7 @@ def test_matches_literal_table_on_random_population():
             lipid_med=g.random(n) < 0.1,
         )
     )  # fmt: skip
+    df.loc[g.random(n) < 0.3, "fasting_glucose"] = np.nan  # HbA1c decides for these
     expected = [_reference_level(r) for r in df.to_dict("records")]
     got = stratify(df).level.tolist()
     assert got == expected

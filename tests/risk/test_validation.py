@@ -50,3 +50,20 @@ def test_summary_renders_all_formats():
     assert "\\begin{table}" in s.to_latex() or "\\begin{tabular}" in s.to_latex()
     assert str(s).startswith("T\n=")
     assert markdown_table(pd.DataFrame({"x": [1]})).splitlines()[0] == "| x |"
+
+
+@pytest.mark.parametrize("dtype", ["string", "category", object])
+def test_rule_levels_of_any_text_dtype_are_ranked(dtype):
+    df = simulate_cox(1500, 63)
+    cut = np.quantile(df.true_lp, [0.5, 0.8])
+    raw = np.select([df.true_lp >= cut[1], df.true_lp >= cut[0]], ["active", "motivational"],
+                    "information")  # fmt: skip
+    levels = pd.Series(raw, index=df.index, dtype=dtype)
+    ranks = pd.Series(raw, index=df.index).map({"information": 0, "motivational": 1, "active": 2})
+    out = rule_comparison(df, duration="time", event="event", horizon=3,
+                          scores={"rules": levels, "ranks": ranks})  # fmt: skip
+    c = out.set_index("score").harrell_c
+    assert c["rules"] == pytest.approx(c["ranks"]) and c["rules"] > 0.55
+    with pytest.raises(ValueError, match="'rules'"):
+        rule_comparison(df, duration="time", event="event",
+                        scores={"rules": levels.astype(object).replace("active", "?")})  # fmt: skip

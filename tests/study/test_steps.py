@@ -175,3 +175,93 @@ def test_cost_windows_are_standardised_by_observed_months():
     assert out["cost_total_24m"].tolist()[:3] == [2880.0, 2400.0, 0.0]
     assert out[["cost_total_12m", "cost_total_24m"]].iloc[3].isna().all()  # nothing observed
     assert df["cost_total_12m"].tolist() == [1200.0, 600.0, 0.0, 50.0]  # input kept
+
+
+def _risk_people(n: int, seed: int) -> pd.DataFrame:
+    """People with a planted Cox truth, few aged 65+, and a coarse rule-based level."""
+    g = np.random.default_rng(seed)
+    x = g.normal(size=(n, 2))
+    sex = g.choice(["F", "M"], n)
+    age = np.where(g.random(n) < 0.03, g.integers(65, 75, n), g.integers(40, 65, n))
+    lp = 0.9 * x[:, 0] + 0.5 * x[:, 1] + 0.3 * (sex == "M")
+    t_event = g.exponential(1 / (0.05 * np.exp(lp)))
+    admin = g.uniform(2.5, 3.5, n)
+    level = np.select([lp > 1.0, lp > 0.0], ["active", "motivational"], "information")
+    return pd.DataFrame(
+        {
+            "x1": x[:, 0], "x2": x[:, 1], "sex": sex, "age_years": age,
+            "fiscal_year": g.choice([2020, 2021, 2022], n),
+            "time_years": np.minimum(t_event, admin), "event": t_event <= admin,
+            "mhlw_level": pd.array(level, dtype="string"),
+        }
+    )  # fmt: skip
+
+
+def test_risk_step_validation_artifacts(tmp_path):
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.risk import assign_tiers, temporal_validation
+    from analysis.study import risk_step as rs
+
+    data = _risk_people(3000, 5)
+    features = ["x1", "x2", "sex"]
+    tv = temporal_validation(
+        data, split_year=2022, duration="time_years", event="event", features=features,
+        horizons=(rs.HORIZON_YEARS,), seed=1,
+    )  # fmt: skip
+    train, test = data[data.fiscal_year < 2022], data[data.fiscal_year >= 2022]
+    extras = rs.validation_extras(tv.model, train, test, seed=1, features=features)
+    risk = tv.model.predict_risk(test, rs.HORIZON_YEARS)
+    step = rs.RiskStep(tv, (0.7, 0.8), test.reset_index(drop=True), risk.reset_index(drop=True),
+                       assign_tiers(risk, thresholds=rs.TIER_THRESHOLDS).reset_index(drop=True),
+                       rs.HORIZON_YEARS, *extras)  # fmt: skip
+
+    comp = rs.model_comparison(step).set_index("model")
+    assert list(comp.index) == ["cox", "gbm", "mhlw_level"]
+    # the planted truth is linear: Cox ranks best, the coarse three-level rule worst
+    assert comp.loc["cox", "harrell_c"] > comp.loc["mhlw_level", "harrell_c"] > 0.55
+    assert comp.loc["gbm", "harrell_c"] > comp.loc["mhlw_level", "harrell_c"]
+    assert 0.7 < comp.loc["cox", "calibration_slope"] < 1.3
+    assert np.isnan(comp.loc["mhlw_level", "calibration_slope"])
+    assert comp.loc["cox", "harrell_c"] == pytest.approx(tv.evaluation.metrics.harrell_c.iloc[0])
+
+    sub = rs.subgroup_table(step).set_index(["subgroup", "level"])
+    old = sub.loc[("age_group", "65-74")]
+    assert old.events == "<10" and np.isnan(old.harrell_c) and np.isnan(old.calibration_slope)
+    young = sub.loc[("age_group", "40-64")]
+    assert young.events == "x" and young.harrell_c > 0.6  # complement hidden, measures kept
+    men = sub.loc[("sex", "M")]
+    assert int(men.events) >= 10 and men.level_ja == "男性" and men.level_en == "Men"
+
+    ph = rs.ph_table(step)
+    assert "term" in ph.columns and len(ph) >= 2
+
+    numbers = step.numbers()
+    assert numbers["gbm_c_index"] == pytest.approx(comp.loc["gbm", "harrell_c"], abs=0.02)
+    assert numbers["rule_c_index"] == pytest.approx(comp.loc["mhlw_level", "harrell_c"])
+
+    ja = rs.calibration_plot(step, "ja")
+    en = ja.figure.redraw_in("en")
+    assert "予測" in ja.get_xlabel() and en.get_xlabel().startswith("Predicted")
+    dc = rs.decision_curve_plot(step, "ja")
+    assert "正味の便益" in dc.get_ylabel()
+    plt.close("all")
+
+    offer_list = pd.DataFrame({"person_id": ["p1"], "program": ["mystar"]})
+    legacy = tv.model.plot_calibration(horizon=rs.HORIZON_YEARS).figure  # English only
+    paths = rs.save_results(tmp_path, 2023, step, offer_list=offer_list,
+                            calibration_figure=legacy)  # fmt: skip
+    names = {p.name for p in paths}
+    for name in ["calibration", "decision_curve"]:
+        assert {f"{name}.png", f"{name}_en.png"} <= names
+    assert {"model_comparison.parquet", "subgroups.parquet", "ph_test.parquet"} <= names
+    saved = json.loads(next(p for p in paths if p.name == "validation.json").read_text())
+    assert {"gbm_c_index", "rule_c_index", "ph_violations"} <= set(saved)
+    published = pd.read_parquet(next(p for p in paths if p.name == "subgroups.parquet"))
+    assert "<10" in published.events.tolist()
+    plt.close("all")

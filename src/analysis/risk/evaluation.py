@@ -86,10 +86,14 @@ class RiskEvaluation:
             raise ValueError(f"horizon {horizon} not evaluated; available: {hs}")
         return horizon
 
-    def plot_calibration(self, ax=None, horizon: float | None = None):
-        """Observed (KM, 95% CI) versus mean predicted risk by group; returns the Axes."""
+    def plot_calibration(self, ax=None, horizon: float | None = None, lang: str = "en"):
+        """Observed (KM, 95% CI) versus mean predicted risk by group; returns the Axes.
+
+        ``lang`` (``"ja"`` or ``"en"``) sets the axis labels (:data:`PLOT_LABELS`).
+        """
         import matplotlib.pyplot as plt
 
+        text = _labels(lang)
         h = self._horizon(horizon)
         ax = ax or plt.subplots(figsize=(4.5, 4.5))[1]
         cal = self.calibration[self.calibration["horizon"] == h]
@@ -99,27 +103,31 @@ class RiskEvaluation:
         ax.plot([0, top], [0, top], linestyle="--", color="grey", linewidth=1)
         ax.set_xlim(0, top)
         ax.set_ylim(0, top)
-        ax.set_xlabel(f"Predicted {h:g}-year risk")
-        ax.set_ylabel(f"Observed {h:g}-year risk (Kaplan-Meier)")
+        ax.set_xlabel(text["predicted"].format(h=h))
+        ax.set_ylabel(text["observed"].format(h=h))
         return ax
 
-    def plot_decision_curve(self, ax=None, horizon: float | None = None):
-        """Net benefit of the model, treat-all and treat-none; returns the Axes."""
+    def plot_decision_curve(self, ax=None, horizon: float | None = None, lang: str = "en"):
+        """Net benefit of the model, treat-all and treat-none; returns the Axes.
+
+        ``lang`` (``"ja"`` or ``"en"``) sets the labels (:data:`PLOT_LABELS`).
+        """
         import matplotlib.pyplot as plt
 
+        text = _labels(lang)
         h = self._horizon(horizon)
         ax = ax or plt.subplots(figsize=(5, 4))[1]
         dc = self.decision_curve[self.decision_curve["horizon"] == h]
-        ax.plot(dc["threshold"], dc["net_benefit_model"], label="model")
-        ax.plot(dc["threshold"], dc["net_benefit_all"], label="treat all", linestyle=":")
-        ax.axhline(0, color="grey", linewidth=1, label="treat none")
+        ax.plot(dc["threshold"], dc["net_benefit_model"], label=text["model"])
+        ax.plot(dc["threshold"], dc["net_benefit_all"], label=text["treat_all"], linestyle=":")
+        ax.axhline(0, color="grey", linewidth=1, label=text["treat_none"])
         lo = min(0.0, float(dc["net_benefit_model"].min()))
         ax.set_ylim(
             lo - 0.005,
             float(dc[["net_benefit_model", "net_benefit_all"]].max().max()) * 1.1 + 0.005,
         )
-        ax.set_xlabel("Threshold probability")
-        ax.set_ylabel("Net benefit")
+        ax.set_xlabel(text["threshold"].format(h=h))
+        ax.set_ylabel(text["net_benefit"])
         ax.legend()
         return ax
 
@@ -129,7 +137,41 @@ class RiskEvaluation:
         return f"<RiskEvaluation {self.label!r} n={n:,} C={self.c_index:.3f} horizons=[{hs}]>"
 
 
-def _measures(time, event, lp, base_t, base_h, horizon, groups, thresholds):
+PLOT_LABELS = {
+    "ja": {
+        "predicted": "予測{h:g}年リスク",
+        "observed": "観察{h:g}年リスク（カプラン・マイヤー法）",
+        "model": "モデル",
+        "treat_all": "全員に介入",
+        "treat_none": "介入なし",
+        "threshold": "閾値確率（{h:g}年リスク）",
+        "net_benefit": "正味の便益（net benefit）",
+    },
+    "en": {
+        "predicted": "Predicted {h:g}-year risk",
+        "observed": "Observed {h:g}-year risk (Kaplan-Meier)",
+        "model": "model",
+        "treat_all": "treat all",
+        "treat_none": "treat none",
+        "threshold": "Threshold probability ({h:g}-year risk)",
+        "net_benefit": "Net benefit",
+    },
+}
+"""Axis and legend labels of the calibration and decision-curve plots by language."""
+
+
+def _labels(lang: str) -> dict[str, str]:
+    """Labels for ``lang``; Japanese also registers the Japanese font with matplotlib."""
+    if lang not in PLOT_LABELS:
+        raise ValueError(f"lang must be one of {', '.join(PLOT_LABELS)}; got {lang!r}")
+    if lang == "ja":
+        from analysis.fonts import configure_matplotlib
+
+        configure_matplotlib()
+    return PLOT_LABELS[lang]
+
+
+def _measures(time, event, lp, base_t, base_h, horizon, groups, thresholds, where=""):
     t_h = np.minimum(time, horizon)
     e_h = event & (time <= horizon)
     h0 = float(baseline_at([horizon], base_t, base_h)[0])
@@ -147,7 +189,9 @@ def _measures(time, event, lp, base_t, base_h, horizon, groups, thresholds):
         uno_c=metrics.uno_c(time, event, lp, horizon),
         auc=metrics.time_dependent_auc(time, event, lp, horizon),
         brier=metrics.brier(time, event, 1.0 - risk, horizon),
-        calibration_slope=metrics.calibration_slope(time, event, lp, horizon),
+        calibration_slope=metrics.calibration_slope(
+            time, event, lp, horizon, where=f"{where} at {horizon:g} years".strip()
+        ),
         calibration_intercept=metrics.calibration_in_the_large(t_h, e_h, expected),
         observed_risk=metrics.km_risk(time, event, horizon)[0],
         mean_predicted_risk=float(risk.mean()),
@@ -238,6 +282,7 @@ def _subgroup_measures(t, e, lp, bt, bh, horizons, subgroups: pd.DataFrame) -> p
         for level in sorted(pd.unique(values), key=str):
             m = values == level
             for h in horizons:
-                row, _, _ = _measures(t[m], e[m], lp[m], bt, bh, float(h), 2, [0.5])
+                where = f"subgroup {col}={level}"
+                row, _, _ = _measures(t[m], e[m], lp[m], bt, bh, float(h), 2, [0.5], where)
                 rows.append({"subgroup": col, "level": level, **row})
     return pd.DataFrame(rows)

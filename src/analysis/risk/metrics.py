@@ -8,6 +8,8 @@ The model classes only call these.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -128,11 +130,16 @@ def brier(time, event, survival_at_horizon, horizon: float) -> float:
     return float(brier_score(y, y, est, [horizon])[1][0])
 
 
-def calibration_slope(time, event, linear_predictor, horizon: float | None = None) -> float:
+def calibration_slope(
+    time, event, linear_predictor, horizon: float | None = None, *, where: str = ""
+) -> float:
     """Slope of the model's linear predictor refitted in the validation data (ideal 1).
 
     Follow-up is administratively censored at ``horizon`` when given. Below 1 means the
-    predictions are too extreme (overfitting), above 1 too modest.
+    predictions are too extreme (overfitting), above 1 too modest. The one-covariate Cox
+    refit is retried with smaller Newton-Raphson steps when lifelines' default step fails;
+    if it still fails (e.g. a constant linear predictor in a small subgroup, where the
+    slope is undefined) the result is NaN and a ``RuntimeWarning`` names ``where``.
 
     References
     ----------
@@ -140,11 +147,31 @@ def calibration_slope(time, event, linear_predictor, horizon: float | None = Non
     Methodol 2013;13:33.
     """
     from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
 
     t, e = _censor_at(time, event, horizon)
     df = pd.DataFrame({"lp": np.asarray(linear_predictor, float), "t": t, "e": e})
-    cph = CoxPHFitter().fit(df, "t", "e")
-    return float(cph.params_["lp"])
+    error = None
+    for step in (None, 0.5, 0.2, 0.05):
+        options = None if step is None else {"step_size": step, "max_steps": 500}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                cph = CoxPHFitter().fit(df, "t", "e", fit_options=options)
+            except ConvergenceError as exc:  # its warnings are dropped with it
+                error = exc
+                continue
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return float(cph.params_["lp"])
+    place = f" in {where}" if where else ""
+    warnings.warn(
+        f"calibration slope{place} (n={len(df)}, events={int(e.sum())}): the Cox refit did "
+        f"not converge ({str(error).splitlines()[0][:80]}); reported as NaN",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    return float("nan")
 
 
 def calibration_in_the_large(time, event, expected_cumhaz) -> float:

@@ -21,7 +21,7 @@ from analysis.risk.cox import SurvivalFit, cox_linear_predictor, fit_cox, ph_tes
 from analysis.risk.design import Design
 from analysis.risk.display import Summary
 from analysis.risk.evaluation import RiskEvaluation, baseline_at, evaluate_predictions
-from analysis.risk.gbm import fit_gbm, gbm_linear_predictor
+from analysis.risk.gbm import GBM_MAX_ROWS, fit_gbm, gbm_linear_predictor
 
 MODELS = ("cox", "gbm")
 MIN_EPV = 10
@@ -154,11 +154,12 @@ class RiskModel:
             return pd.DataFrame(columns=["coef", "se", "hazard_ratio", "ci_lower", "ci_upper", "p"])
         return self.params_.copy()
 
-    def plot_calibration(self, ax=None, horizon: float | None = None):
-        """Calibration plot of the latest :meth:`evaluate`; returns the Axes."""
+    def plot_calibration(self, ax=None, horizon: float | None = None, lang: str = "en"):
+        """Calibration plot of the latest :meth:`evaluate`, labelled in ``lang``; returns the
+        Axes."""
         if self.evaluation_ is None:
             raise ValueError("plot_calibration: call evaluate(data) first")
-        return self.evaluation_.plot_calibration(ax=ax, horizon=horizon)
+        return self.evaluation_.plot_calibration(ax=ax, horizon=horizon, lang=lang)
 
     def summary(self, decimals: int = 3) -> Summary:
         """Model facts, coefficients, PH tests and the latest validation."""
@@ -267,7 +268,8 @@ def fit_risk_model(
     seed : int, default 0
         Seed of the boosting subsample stream.
     gbm_options : dict, optional
-        Overrides of :data:`~analysis.risk.gbm.GBM_DEFAULTS`.
+        Overrides of :data:`~analysis.risk.gbm.GBM_DEFAULTS`, plus ``max_rows`` (rows the
+        trees are grown on, default :data:`~analysis.risk.gbm.GBM_MAX_ROWS`).
 
     Returns
     -------
@@ -334,7 +336,9 @@ def fit_risk_model(
     if model == "cox":
         sfit = fit_cox(X, t, e, penalizer=float(penalizer), l1_ratio=l1_ratio)
     else:
-        sfit = fit_gbm(X, t, e, seed=seed, options=gbm_options)
+        opts = dict(gbm_options or {})
+        max_rows = int(opts.pop("max_rows", GBM_MAX_ROWS))
+        sfit = fit_gbm(X, t, e, seed=seed, options=opts, max_rows=max_rows)
     seconds = _time.perf_counter() - start
     ph = ph_test(sfit, X, t, e) if (model == "cox" and ph_check) else None
     return RiskModel(

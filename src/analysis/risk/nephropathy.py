@@ -105,9 +105,13 @@ def dkd_targets(
 ) -> pd.DataFrame:
     """Targets of the 糖尿病性腎症重症化予防プログラム and the intervention each gets.
 
-    Diabetes: fasting glucose ≥126 mg/dL, HbA1c ≥6.5 %, on glucose-lowering drugs
-    (questionnaire), or a diabetes treatment history in claims (treated or interrupted)
-    unless the checkup shows both glucose and HbA1c below those thresholds. Kidney damage:
+    Diabetes, following the programme's criteria ①-③: ① fasting glucose ≥126 mg/dL or
+    HbA1c ≥6.5 % at the checkup, or on glucose-lowering drugs (questionnaire); ② currently
+    seeing a doctor for diabetes (treatment status ``"treated"``), with no further
+    condition; ③ past diabetes drugs or visits (status ``"interrupted"``), unless the
+    latest checkup is below the diabetic level (at least one of fasting glucose and HbA1c
+    measured and none at or above its threshold; a single measured value below suffices,
+    the other may be missing). Kidney damage:
     eGFR below ``egfr_below`` (default 30, stage 4), urine protein at or above
     ``urine_protein_min`` (default 2 = (+), stage 3), or a kidney diagnosis in claims.
     Targets with treatment status ``"untreated"`` or ``"interrupted"`` get 受診勧奨
@@ -156,7 +160,8 @@ def dkd_targets(
     up = numeric(checkups, "urine_protein", what)
     med, _ = flag(checkups, "glucose_med", what)
     high = (fpg >= 126.0) | (a1c >= 6.5)
-    below = (fpg < 126.0) & (a1c < 6.5)  # both measured and normal
+    # Below the diabetic level: at least one value measured and none at the level.
+    below = ~high & ((fpg < 126.0) | (a1c < 6.5))
     if treatment is None:
         status = np.where(med, "treated", "untreated").astype(object)
         kidney_dx = np.zeros(len(checkups), dtype=bool)
@@ -167,7 +172,9 @@ def dkd_targets(
         status = t["treatment_status"].fillna("untreated").to_numpy(dtype=object)
         status[med & (status == "untreated")] = "treated"
         kidney_dx = t["kidney_diagnosis"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    history = np.isin(status, ["treated", "interrupted"]) & ~(below & ~med)
+    # ② currently treated: no condition; ③ past drugs or visits (interrupted): only
+    # when the latest checkup is not below the diabetic level.
+    history = (status == "treated") | ((status == "interrupted") & ~below)
     diabetes = high | med | history
     kidney = (egfr < egfr_below) | (up >= urine_protein_min) | kidney_dx
     target = diabetes & kidney

@@ -8,9 +8,17 @@ the items of the checkup contract. Sources:
   https://www.mhlw.go.jp/stf/newpage_28516.html
 - MHLW, 標準的な健診・保健指導プログラム(令和6年度版), https://www.mhlw.go.jp/stf/newpage_31652.html
 - Urine protein: the same programme's judgement table, (+) or more is 受診勧奨.
+- HDL cholesterol: 受診勧奨判定値 34 mg/dL or less (保健指導判定値 39 or less). The
+  4th-period table keeps this value: insurers' result sheets of the 4th period, which
+  already carry the period's new rows (Non-HDL cholesterol 150/170 mg/dL, casual
+  triglycerides 175 mg/dL, eGFR <45), list HDL ≤34 as 受診勧奨 (e.g. the 特定健診
+  result-sheet guide at dc.conohawing.com/Inspection_results, 2024). Values are
+  flagged below 35 mg/dL, which equals "≤34" for the integer values laboratories report.
 
-HDL cholesterol has no 受診勧奨判定値 in the 4th period (older lists used ≤34 mg/dL), so it
-is not flagged here.
+Items of the MHLW table absent here because the checkup contract lacks them: Non-HDL
+cholesterol (150/170 mg/dL; total cholesterol is not in the contract), casual
+triglycerides (the contract's ``tg`` is read as fasting) and casual glucose, AST and ALT
+(≥51 U/L), γ-GT (≥101 U/L) and haemoglobin (men ≤12.0, women ≤11.0 g/dL).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ REFERRAL_THRESHOLDS: tuple[Threshold, ...] = (
     Threshold("dbp", ">=", 90.0, "拡張期血圧≥90", "DBP>=90", "mmHg"),
     Threshold("tg", ">=", 300.0, "中性脂肪≥300", "TG>=300", "mg/dL"),
     Threshold("ldl", ">=", 140.0, "LDL≥140", "LDL>=140", "mg/dL"),
+    Threshold("hdl", "<", 35.0, "HDL≤34", "HDL<=34", "mg/dL"),
     Threshold("fasting_glucose", ">=", 126.0, "空腹時血糖≥126", "fasting glucose>=126", "mg/dL"),
     Threshold("hba1c", ">=", 6.5, "HbA1c≥6.5", "HbA1c>=6.5", "%"),
     Threshold("egfr", "<", 45.0, "eGFR<45", "eGFR<45", "mL/min/1.73m²"),
@@ -56,15 +65,16 @@ def referral_table() -> pd.DataFrame:
 def referral_flags(checkups: pd.DataFrame) -> pd.DataFrame:
     """Flag each checkup value at or beyond its 受診勧奨判定値.
 
-    Items: SBP ≥140 and DBP ≥90 mmHg; triglycerides ≥300 mg/dL; LDL ≥140 mg/dL; fasting
+    Items: SBP ≥140 and DBP ≥90 mmHg; triglycerides ≥300 mg/dL; LDL ≥140 mg/dL; HDL ≤34
+    mg/dL (flagged below 35); fasting
     glucose ≥126 mg/dL; HbA1c (NGSP) ≥6.5 %; eGFR <45 mL/min/1.73m²; urine protein (+)
     or more (contract code ≥2).
 
     Parameters
     ----------
     checkups : pandas.DataFrame
-        Checkup rows with the contract columns ``sbp, dbp, tg, ldl, fasting_glucose, hba1c,
-        egfr, urine_protein``.
+        Checkup rows with the contract columns ``sbp, dbp, tg, ldl, hdl, fasting_glucose,
+        hba1c, egfr, urine_protein``.
 
     Returns
     -------
@@ -87,7 +97,7 @@ def referral_flags(checkups: pd.DataFrame) -> pd.DataFrame:
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame(dict(sbp=[139.0, 140.0], dbp=[80.0, 80.0], tg=[100.0, None],
-    ...     ldl=[100.0, 100.0], fasting_glucose=[90.0, 90.0], hba1c=[5.5, 6.5],
+    ...     ldl=[100.0, 100.0], hdl=[50.0, 50.0], fasting_glucose=[90.0, 90.0], hba1c=[5.5, 6.5],
     ...     egfr=[70.0, 44.9], urine_protein=[0, 1]))
     >>> referral_flags(df)["n_referral"].tolist()
     [0, 3]

@@ -56,7 +56,11 @@ def stratify(checkups: pd.DataFrame) -> pd.DataFrame:
 
     Step 1 (visceral fat): (A) waist ≥85 cm for men or ≥90 cm for women; (B) waist below
     the cut-off but BMI ≥25. Step 2 (additional risks): ① glucose, fasting glucose ≥100
-    mg/dL or HbA1c ≥5.6 %; ② lipids, triglycerides ≥150 mg/dL or HDL <40 mg/dL; ③ blood
+    mg/dL or HbA1c ≥5.6 %, read in the official order of priority: when fasting glucose is
+    measured it alone decides; only when it is missing does HbA1c decide (空腹時血糖と
+    HbA1cの両方を測定している場合は空腹時血糖の結果を優先; the third option, casual
+    glucose when neither fasting glucose nor HbA1c is available, is not in the data
+    contract); ② lipids, triglycerides ≥150 mg/dL or HDL <40 mg/dL; ③ blood
     pressure, SBP ≥130 or DBP ≥85 mmHg; ④ current smoking, counted only when at least one
     of ①-③ is present. Step 3 (level): (A) with ≥2 risks or (B) with 3 risks (smoking
     included) → 積極的支援; (A) or (B) with fewer but at least one risk → 動機付け支援;
@@ -95,7 +99,12 @@ def stratify(checkups: pd.DataFrame) -> pd.DataFrame:
 
     References
     ----------
-    厚生労働省 健康局, 標準的な健診・保健指導プログラム(令和6年度版), 2024.
+    厚生労働省 健康局, 標準的な健診・保健指導プログラム(令和6年度版), 2024, 第3編
+    第3章 ステップ2 (血糖高値: 空腹時血糖100mg/dl以上又はHbA1c 5.6%以上; 注: 空腹時
+    血糖とHbA1cの両方を測定している場合は空腹時血糖の結果を優先して判定に用いる).
+    厚生労働省 保険局, 特定健康診査・特定保健指導の円滑な実施に向けた手引き (priority
+    of glucose tests in 階層化: ① 空腹時血糖 ② HbA1c ③ 随時血糖). 厚生労働省告示第8号
+    (2008, amended 2013/2017) for the 100 mg/dL / 5.6 % cut-offs.
 
     Examples
     --------
@@ -126,7 +135,10 @@ def stratify(checkups: pd.DataFrame) -> pd.DataFrame:
     waist_cut = np.where(sex == "M", WAIST_CM["M"], WAIST_CM["F"])
     step_a = lab["waist_cm"] >= waist_cut
     step_b = ~step_a & (lab["bmi"] >= BMI_B)
-    r_glucose = (lab["fasting_glucose"] >= GLUCOSE_MG_DL) | (lab["hba1c"] >= HBA1C_PCT)
+    fpg_measured = ~np.isnan(lab["fasting_glucose"])
+    r_glucose = np.where(
+        fpg_measured, lab["fasting_glucose"] >= GLUCOSE_MG_DL, lab["hba1c"] >= HBA1C_PCT
+    )
     r_lipid = (lab["tg"] >= TG_MG_DL) | (lab["hdl"] < HDL_MG_DL)
     r_bp = (lab["sbp"] >= SBP_MMHG) | (lab["dbp"] >= DBP_MMHG)
     n_metabolic = r_glucose.astype(int) + r_lipid.astype(int) + r_bp.astype(int)

@@ -118,8 +118,9 @@ def rule_comparison(
         Follow-up and event columns.
     duration, event : str
     scores : dict of str to pandas.Series
-        Ranking name to score aligned with ``data`` (higher = riskier). Rule levels
-        (``"active"`` ...) are mapped with :data:`RULE_ORDER`.
+        Ranking name to score aligned with ``data`` (higher = riskier). Non-numeric
+        scores (object, ``string`` or categorical dtype) are rule levels (``"active"`` ...)
+        and are mapped with :data:`RULE_ORDER`; any other value is an error.
     horizon : float, default 5
         Follow-up is truncated here.
 
@@ -133,7 +134,8 @@ def rule_comparison(
     rows = []
     for name, s in scores.items():
         s = pd.Series(s).reindex(data.index)
-        if s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype):
+        if not (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)):
+            # object, string, categorical ...: rule levels, ranked with RULE_ORDER
             s = s.astype(object).map(RULE_ORDER)
         if s.isna().any():
             raise ValueError(f"rule_comparison: score {name!r} has missing or unknown values")
