@@ -15,7 +15,7 @@ import pandas as pd
 
 from analysis.cohort.codes import COMORBIDITIES
 from analysis.cohort.engine import source
-from analysis.cohort.expr import left_join_all
+from analysis.cohort.expr import left_join_all, month_ord
 from analysis.cohort.panel import COST_COLUMNS, KEYS
 from analysis.data.contract import CHECKUPS, PROGRAMS
 
@@ -33,9 +33,19 @@ PERSON_COLUMNS = (
 STRATIFICATION_COLUMNS = ("mhlw_level", "mhlw_level_ja", "mhlw_n_risks", "mhlw_reasons")
 
 
+def prior_comorbidities(dx, cohort):
+    """The comorbidity flags ``cm_<group>``: a diagnosis of the group in a look-back month
+    (``dx`` is ``claims.diagnosis_months``, exact in those months)."""
+    idx = cohort.select(*KEYS, "_lookback", index_mo=month_ord(cohort.index_date))
+    d = dx.join(idx, "person_id")
+    d = d.filter((d.mo >= d.index_mo - d._lookback) & (d.mo < d.index_mo))
+    return d.group_by(list(KEYS)).aggregate(
+        **{f"cm_{k}": d[f"dx_{k}"].max() for k in COMORBIDITIES}
+    )
+
+
 def prior_use(panel):
-    """Costs and utilisation summed over the look-back months of the panel, and the
-    comorbidity flags ``cm_<group>`` (a diagnosis of the group in any look-back month)."""
+    """Costs and utilisation summed over the look-back months of the panel."""
     p = panel.filter(panel.rel_month < 0)
     # An admission: a month with inpatient claims after a month without (a self-join on
     # the month before rather than a window function, which is much slower on many persons).
@@ -44,8 +54,7 @@ def prior_use(panel):
     p = left_join_all(p, (after,), keys=(*KEYS, "rel_month"))
     adm = (p.inpatient_claims > 0) & p._prev_inp.isnull()
     p = p.mutate(_adm=adm.cast("int64"))
-    aggs = {f"cm_{k}": p[f"dx_{k}"].max() for k in COMORBIDITIES}
-    aggs.update({f"{c}_prior": p[c].sum() for c in COST_COLUMNS})
+    aggs = {f"{c}_prior": p[c].sum() for c in COST_COLUMNS}
     aggs["inpatient_days_prior"] = p.inpatient_days.sum()
     aggs["outpatient_days_prior"] = p.outpatient_days.sum()
     aggs["admissions_prior"] = p._adm.sum()
@@ -62,9 +71,10 @@ def prior_programs(con, cohort):
     return pe.group_by(list(KEYS)).aggregate(**aggs)
 
 
-def baseline_expr(con, cohort, panel):
+def baseline_expr(con, cohort, panel, dx):
     """The baseline table of a stack of cohorts (``panel.stack_cohorts``) as an Ibis
-    expression (before the pandas finishing steps); ``_cohort`` tells the cohorts apart."""
+    expression (before the pandas finishing steps); ``_cohort`` tells the cohorts apart.
+    ``dx`` is ``claims.diagnosis_months`` of (at least) the cohorts."""
     ck = source(con, "checkups").join(cohort.select(*KEYS, "baseline_exam_date"), "person_id")
     ck = ck.filter(ck.exam_date == ck.baseline_exam_date)
     ck = ck.select(
@@ -72,7 +82,7 @@ def baseline_expr(con, cohort, panel):
         **{c: ck[c] for c in CHECKUP_VALUES},
     )  # fmt: skip
     t = cohort.select("_cohort", *PERSON_COLUMNS, "birth_date")
-    rights = (ck, prior_use(panel), prior_programs(con, cohort))
+    rights = (ck, prior_comorbidities(dx, cohort), prior_use(panel), prior_programs(con, cohort))
     return left_join_all(t, rights, keys=KEYS)
 
 

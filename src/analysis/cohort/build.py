@@ -150,6 +150,7 @@ def build_cohorts(
     for _, spec in items:
         spec.check_data_window(*months)
     cached = []
+    restore = _unordered(con)
     try:
         codes = _cache(cached, code_flags(con))
         dialysis = _cache(cached, dialysis_months(con, codes))
@@ -161,13 +162,26 @@ def build_cohorts(
             wins = w if wins is None else wins.union(w, distinct=True)
         wins = _cache(cached, wins)
         dx = _cache(cached, diagnosis_months(con, wins, codes))
-        pm = _cache(cached, person_months(con, wins, dx))
+        pm = _cache(cached, person_months(con, wins))
         events = _cache(cached, event_flags(dx, dialysis))
-        tables = _tables(con, [sel for _, sel in sels], pm, events, cached)
+        tables = _tables(con, [sel for _, sel in sels], pm, dx, events, cached)
         return {key: t for (key, _), t in zip(sels, tables, strict=True)}
     finally:
         for t in reversed(cached):  # free engine memory
             t.release()
+        restore()
+
+
+def _unordered(con):
+    """Let DuckDB drop row order where no ``ORDER BY`` asks for it (faster, less memory);
+    every result of the build is sorted explicitly. Returns a function restoring the
+    connection's setting."""
+    if engine_name(con) != "duckdb":
+        return lambda: None
+    raw = con.con
+    ((before,),) = raw.sql("SELECT current_setting('preserve_insertion_order')").fetchall()
+    raw.sql("SET preserve_insertion_order = false")
+    return lambda: raw.sql(f"SET preserve_insertion_order = {str(bool(before)).lower()}")
 
 
 def _cache(cached: list, table):
@@ -215,9 +229,9 @@ def _select(con, spec: CohortSpec, dialysis, months, cached: list, dates: dict) 
     return _Selection(spec, first_month, last_month, default_date, attrition, cohort)
 
 
-def _tables(con, sels: list[_Selection], pm, events, cached: list) -> list[Cohort]:
-    """Baseline, outcomes and panel of selected cohorts (``pm`` and ``events`` may cover
-    more people).
+def _tables(con, sels: list[_Selection], pm, dx, events, cached: list) -> list[Cohort]:
+    """Baseline, outcomes and panel of selected cohorts (``pm``, ``dx`` and ``events`` may
+    cover more people).
 
     The cohorts are stacked (``panel.stack_cohorts``) so that each table is one query
     for all of them; the results are split by cohort before the pandas finishing steps.
@@ -229,7 +243,9 @@ def _tables(con, sels: list[_Selection], pm, events, cached: list) -> list[Cohor
     panel = monthly_panel(con, stack, pm, first, last, months).cache()
     try:
         cost_windows = list(dict.fromkeys(w for s in specs for w in s.cost_windows_months))
-        baselines = _execute_parts(con, baseline_expr(con, stack, panel), "person_id", len(sels))
+        baselines = _execute_parts(
+            con, baseline_expr(con, stack, panel, dx), "person_id", len(sels)
+        )
         outcomes = _execute_parts(
             con, outcomes_expr(con, stack, panel, events, cost_windows), "person_id", len(sels)
         )

@@ -12,7 +12,7 @@ it is kept small and done once for all cohorts:
 - ``diagnosis_months``: comorbidity and event flags of the cohorts' persons, from their
   claims in the look-back months (comorbidities) and their inpatient claims from the
   index month on (events) only;
-- ``person_months``: costs and utilisation in the panel months, with the flags;
+- ``person_months``: costs and utilisation in the panel months;
 - ``event_flags``: the months with a severe event or dialysis, from both.
 
 A person may belong to several cohorts with different index dates; ``windows`` (one row
@@ -32,7 +32,7 @@ from analysis.cohort.codes import (
     matches,
 )
 from analysis.cohort.engine import source
-from analysis.cohort.expr import left_join_all, month_date, month_ord
+from analysis.cohort.expr import month_date, month_ord
 from analysis.data.contract import SETTINGS
 
 COST_COLUMNS = ("cost_total", *(f"cost_{s}" for s in SETTINGS))
@@ -167,8 +167,8 @@ def diagnosis_months(con, windows, codes=None):
     return g.select("person_id", mo=month_ord(g.service_month), **{c: g[c] for c in flags})
 
 
-def person_months(con, windows, diagnoses):
-    """Costs, utilisation and comorbidity flags of the persons in ``windows`` by month.
+def person_months(con, windows):
+    """Costs and utilisation of the persons in ``windows`` by month.
 
     Parameters
     ----------
@@ -176,15 +176,12 @@ def person_months(con, windows, diagnoses):
     windows : ibis.Table
         ``WINDOW_COLUMNS``: months ``index_mo - lookback_months`` to
         ``index_mo + followup_months - 1`` of each row are covered.
-    diagnoses : ibis.Table
-        ``diagnosis_months``.
 
     Returns
     -------
     ibis.Table
-        ``person_id, mo`` (month ordinal, see ``expr.month_ord``), ``COST_COLUMNS``,
-        ``USE_COLUMNS`` and ``DX_COLUMNS`` (0/1 integers, exact in the look-back months).
-        One row per person and covered month with a claim.
+        ``person_id, mo`` (month ordinal, see ``expr.month_ord``), ``COST_COLUMNS`` and
+        ``USE_COLUMNS``. One row per person and covered month with a claim.
     """
 
     def in_panel(c, w):
@@ -199,14 +196,9 @@ def person_months(con, windows, diagnoses):
     costs["outpatient_days"] = claims.days.sum(where=claims.setting == "outpatient")
     costs["inpatient_claims"] = claims.count(where=inp)
     money = claims.group_by(["person_id", "service_month"]).aggregate(**costs)
-    money = money.select(
+    return money.select(
         "person_id", mo=month_ord(money.service_month), **{c: money[c] for c in costs}
     )
-
-    dx = diagnoses.select("person_id", "mo", *DX_COLUMNS)
-    pm = left_join_all(money, (dx,), keys=("person_id", "mo"))
-    filled = {c: pm[c].fill_null(0) for c in DX_COLUMNS}
-    return pm.select("person_id", "mo", *COST_COLUMNS, *USE_COLUMNS, **filled)
 
 
 def event_flags(diagnoses, dialysis):

@@ -14,7 +14,7 @@ import datetime as dt
 
 import ibis
 
-from analysis.cohort.claims import COST_COLUMNS, DX_COLUMNS, USE_COLUMNS
+from analysis.cohort.claims import COST_COLUMNS, USE_COLUMNS
 from analysis.cohort.engine import source
 from analysis.cohort.expr import FAR_FUTURE, left_join_all, month_date, month_ord, py_month_ord
 
@@ -77,8 +77,7 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
     Returns
     -------
     ibis.Table
-        ``_cohort``, ``PANEL_COLUMNS`` plus the comorbidity flags ``DX_COLUMNS`` (exact in the
-        look-back months). ``observed`` is true when the person was enrolled on some day
+        ``_cohort`` and ``PANEL_COLUMNS``. ``observed`` is true when the person was enrolled on some day
         of the month, the month lies within the data's claim months and the person was
         alive on some day of it. Costs are 0 in observed months without claims and null in
         months that are neither observed nor claimed.
@@ -114,7 +113,6 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
     for c in (*COST_COLUMNS, *USE_COLUMNS):
         col = g[c].cast("int64")
         values[c] = ibis.ifelse(observed | g.cost_total.notnull(), col.fill_null(0), col)
-    flags = {c: g[c].fill_null(0) for c in DX_COLUMNS}
     return g.select(
         "_cohort",
         "person_id",
@@ -122,5 +120,4 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
         rel_month=g.rel_month,
         observed=observed,
         **values,
-        **flags,
     )
