@@ -36,7 +36,7 @@ STRATIFICATION_COLUMNS = ("mhlw_level", "mhlw_level_ja", "mhlw_n_risks", "mhlw_r
 def prior_comorbidities(dx, cohort):
     """The comorbidity flags ``cm_<group>``: a diagnosis of the group in a look-back month
     (``dx`` is ``claims.diagnosis_months``, exact in those months)."""
-    idx = cohort.select(*KEYS, "_lookback", index_mo=month_ord(cohort.index_date))
+    idx = cohort.select("person_id", *KEYS, "_lookback", index_mo=month_ord(cohort.index_date))
     d = dx.join(idx, "person_id")
     d = d.filter((d.mo >= d.index_mo - d._lookback) & (d.mo < d.index_mo))
     return d.group_by(list(KEYS)).aggregate(
@@ -65,7 +65,9 @@ def prior_use(panel):
 def prior_programs(con, cohort):
     """``prior_<program>`` = 1 when the person took part in it in a fiscal year before the
     cohort's (``_fy``)."""
-    pe = source(con, "program_enrollments").join(cohort.select(*KEYS, "_fy"), "person_id")
+    pe = source(con, "program_enrollments").join(
+        cohort.select("person_id", *KEYS, "_fy"), "person_id"
+    )
     pe = pe.filter(pe.fiscal_year < pe._fy)
     aggs = {f"prior_{p}": ibis.ifelse(pe.program == p, 1, 0).max() for p in PROGRAMS}
     return pe.group_by(list(KEYS)).aggregate(**aggs)
@@ -75,15 +77,17 @@ def baseline_expr(con, cohort, panel, dx):
     """The baseline table of a stack of cohorts (``panel.stack_cohorts``) as an Ibis
     expression (before the pandas finishing steps); ``_cohort`` tells the cohorts apart.
     ``dx`` is ``claims.diagnosis_months`` of (at least) the cohorts."""
-    ck = source(con, "checkups").join(cohort.select(*KEYS, "baseline_exam_date"), "person_id")
+    ck = source(con, "checkups").join(
+        cohort.select("person_id", *KEYS, "baseline_exam_date"), "person_id"
+    )
     ck = ck.filter(ck.exam_date == ck.baseline_exam_date)
     ck = ck.select(
         *KEYS, checkup_date=ck.exam_date, checkup_fiscal_year=ck.fiscal_year,
         **{c: ck[c] for c in CHECKUP_VALUES},
     )  # fmt: skip
-    t = cohort.select("_cohort", *PERSON_COLUMNS, "birth_date")
+    t = cohort.select(*KEYS, "_cohort", *PERSON_COLUMNS, "birth_date")
     rights = (ck, prior_comorbidities(dx, cohort), prior_use(panel), prior_programs(con, cohort))
-    return left_join_all(t, rights, keys=KEYS)
+    return left_join_all(t, rights, keys=KEYS).drop(*KEYS)
 
 
 def finish_baseline(df: pd.DataFrame) -> pd.DataFrame:

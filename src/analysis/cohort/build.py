@@ -21,8 +21,8 @@ from analysis.cohort.claims import (
     person_months,
     windows,
 )
-from analysis.cohort.criteria import annotate, criteria
-from analysis.cohort.engine import claim_month_range, connect, engine_name
+from analysis.cohort.criteria import annotate, criteria, enrollment_islands
+from analysis.cohort.engine import claim_month_range, connect, engine_name, source
 from analysis.cohort.index import index_dates, nonoffered_index_date
 from analysis.cohort.outcomes import finish_outcomes, outcomes_expr, window_columns
 from analysis.cohort.panel import PANEL_COLUMNS, monthly_panel, stack_cohorts
@@ -154,8 +154,12 @@ def build_cohorts(
     try:
         codes = _cache(cached, code_flags(con))
         dialysis = _cache(cached, dialysis_months(con, codes))
+        islands = _cache(cached, enrollment_islands(source(con, "enrollment")))
         dates: dict = {}
-        sels = [(key, _select(con, spec, dialysis, months, cached, dates)) for key, spec in items]
+        sels = [
+            (key, _select(con, spec, dialysis, islands, months, cached, dates))
+            for key, spec in items
+        ]
         wins = None
         for _, sel in sels:
             w = windows(sel.cohort, sel.spec.lookback_months, sel.spec.followup_months)
@@ -203,7 +207,9 @@ class _Selection:
     cohort: object
 
 
-def _select(con, spec: CohortSpec, dialysis, months, cached: list, dates: dict) -> _Selection:
+def _select(
+    con, spec: CohortSpec, dialysis, islands, months, cached: list, dates: dict
+) -> _Selection:
     """Index dates, criteria and attrition: the people of the cohort (a cached table).
 
     ``dates`` remembers the non-offered index date of each fiscal year across specs.
@@ -214,7 +220,7 @@ def _select(con, spec: CohortSpec, dialysis, months, cached: list, dates: dict) 
         dates[key] = nonoffered_index_date(con, spec)
     default_date = dates[key]
     start = index_dates(con, spec, default_date)
-    annotated = annotate(con, start, spec, dialysis).cache()
+    annotated = annotate(con, start, spec, dialysis, islands).cache()
     try:
         steps = criteria(spec)
         counts = _step_counts(con, annotated, spec, steps)

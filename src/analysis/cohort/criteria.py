@@ -47,7 +47,7 @@ def enrollment_islands(enrollment):
     )
 
 
-def annotate(con, persons, spec: CohortSpec, dialysis=None):
+def annotate(con, persons, spec: CohortSpec, dialysis=None, islands=None):
     """Add the columns the criteria read to the start population.
 
     Added columns: ``sex, birth_date, household_id`` (from the spell around the index
@@ -56,6 +56,9 @@ def annotate(con, persons, spec: CohortSpec, dialysis=None):
     when not enrolled on it; ``FAR_FUTURE`` when open), ``age_years`` (at index),
     ``baseline_exam_date`` (latest checkup in the baseline window, strictly before the
     index date), ``dialysis_before_index`` and ``prior_participation``.
+
+    ``dialysis`` (``claims.dialysis_months``) and ``islands`` (``enrollment_islands`` of
+    the whole enrollment table) may be given cached, to share them between cohorts.
     """
     idx = persons.select("person_id", "index_date")
     enrollment = source(con, "enrollment").semi_join(idx, "person_id")
@@ -70,7 +73,8 @@ def annotate(con, persons, spec: CohortSpec, dialysis=None):
     ).select("person_id", "sex", "birth_date", "household_id")
     deaths = enrollment.group_by("person_id").aggregate(death_date=enrollment.death_date.max())
 
-    isl = enrollment_islands(enrollment).join(idx, "person_id")
+    isl = enrollment_islands(enrollment) if islands is None else islands
+    isl = isl.join(idx, "person_id")
     isl = isl.filter((isl.island_start <= isl.index_date) & (isl.island_end >= isl.index_date))
     isl = isl.select("person_id", "island_start", "island_end")
 

@@ -28,7 +28,7 @@ CLAIM_EVENTS = tuple(e for e in EVENTS if e != "death")
 
 def next_checkup(con, cohort):
     """The checkup of the fiscal year after the cohort's (``_fy + 1``; ``next_`` prefixed)."""
-    ck = source(con, "checkups").join(cohort.select(*KEYS, "_fy"), "person_id")
+    ck = source(con, "checkups").join(cohort.select("person_id", *KEYS, "_fy"), "person_id")
     ck = ck.filter(ck.fiscal_year == ck._fy + 1)
     return ck.select(
         *KEYS,
@@ -63,7 +63,7 @@ def event_months(events, cohort):
 
     ``events`` is ``claims.event_flags``.
     """
-    idx = cohort.select(*KEYS, index_mo=month_ord(cohort.index_date))
+    idx = cohort.select("person_id", *KEYS, index_mo=month_ord(cohort.index_date))
     pm = events.join(idx, "person_id")
     pm = pm.filter(pm.mo >= pm.index_mo)
     aggs = {"dialysis_mo": pm.mo.min(where=pm.dialysis == 1)}
@@ -77,7 +77,7 @@ def program_steps(con, cohort):
     """Mean steps per day over the weeks starting within the program dates."""
     act = source(con, "activity")
     prog = cohort.filter(cohort.program_start.notnull())
-    prog = prog.select(*KEYS, "program_start", "program_end")
+    prog = prog.select("person_id", *KEYS, "program_start", "program_end")
     a = act.join(prog, "person_id")
     a = a.filter(a.week_start.between(a.program_start, a.program_end))
     return a.group_by(list(KEYS)).aggregate(
@@ -94,7 +94,7 @@ def outcomes_expr(con, cohort, panel, events, windows_months):
     """
     far = ibis.date(FAR_FUTURE.year, FAR_FUTURE.month, FAR_FUTURE.day)
     t = cohort.select(
-        *KEYS, "index_date", "treated", "death_date",
+        *KEYS, "person_id", "_cohort", "index_date", "treated", "death_date",
         enrollment_end=cohort.island_end.nullif(far),
     )  # fmt: skip
     rights = (
@@ -103,7 +103,7 @@ def outcomes_expr(con, cohort, panel, events, windows_months):
         event_months(events, cohort),
         program_steps(con, cohort),
     )
-    return left_join_all(t, rights, keys=KEYS)
+    return left_join_all(t, rights, keys=KEYS).drop(*KEYS)
 
 
 def finish_outcomes(df: pd.DataFrame, last_month: dt.date) -> pd.DataFrame:

@@ -21,11 +21,13 @@ from analysis.cohort.expr import FAR_FUTURE, left_join_all, month_date, month_or
 PANEL_COLUMNS = ("person_id", "month", "rel_month", "observed", *COST_COLUMNS, *USE_COLUMNS)
 """Columns of the published ``panel_monthly`` table."""
 
-KEYS = ("person_id", "_cohort")
-"""A person's row in a stack of cohorts."""
+KEYS = ("_row",)
+"""A person's row in a stack of cohorts: an integer, so that the large joins and
+aggregations of the panel hash integers rather than person ids."""
 
-STACK_COLUMNS = ("_cohort", "_fy", "_lookback", "_followup")
-"""Columns ``stack_cohorts`` adds: cohort number, fiscal year, look-back and follow-up months."""
+STACK_COLUMNS = ("_cohort", "_row", "_fy", "_lookback", "_followup")
+"""Columns ``stack_cohorts`` adds: cohort number, row number, fiscal year, look-back and
+follow-up months."""
 
 
 def stack_cohorts(cohorts, specs):
@@ -54,7 +56,8 @@ def stack_cohorts(cohorts, specs):
                 _followup=ibis.literal(spec.followup_months, type="int64"),
             )
         )
-    return parts[0] if len(parts) == 1 else ibis.union(*parts)
+    t = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    return t.mutate(_row=ibis.row_number().over(order_by=[t._cohort, t.person_id]))
 
 
 def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, months: range):
@@ -77,13 +80,15 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
     Returns
     -------
     ibis.Table
-        ``_cohort`` and ``PANEL_COLUMNS``. ``observed`` is true when the person was enrolled on some day
-        of the month, the month lies within the data's claim months and the person was
-        alive on some day of it. Costs are 0 in observed months without claims and null in
+        ``_row``, ``_cohort`` and ``PANEL_COLUMNS``. ``observed`` is true when the person
+        was enrolled on some day of the month, the month lies within the data's claim
+        months and the person was alive on some day of it. Costs are 0 in observed months without claims and null in
         months that are neither observed nor claimed.
     """
     p = persons.select(
         *KEYS,
+        "_cohort",
+        "person_id",
         "_lookback",
         "_followup",
         index_mo=month_ord(persons.index_date),
@@ -94,18 +99,32 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
     grid = grid.filter((grid.rel_month >= -grid._lookback) & (grid.rel_month < grid._followup))
     grid = grid.mutate(mo=grid.index_mo + grid.rel_month)
 
-    far = py_month_ord(FAR_FUTURE)
-    spells = source(con, "enrollment").semi_join(p, "person_id")
-    spells = spells.select(
+    # each row's months: [lo, hi]; spells and claims are brought to the rows once (a join
+    # on the person id of the few rows), the large joins below then use integer keys
+    rows = p.select(
         "person_id",
-        s_mo=month_ord(spells.enroll_start),
-        e_mo=month_ord(spells.enroll_end).fill_null(far),
+        *KEYS,
+        lo=p.index_mo - p._lookback,
+        hi=p.index_mo + p._followup - 1,
     )
-    cov = grid.select("person_id", "mo").distinct().join(spells, "person_id")
+    far = py_month_ord(FAR_FUTURE)
+    enr = source(con, "enrollment")
+    spells = enr.select(
+        "person_id",
+        s_mo=month_ord(enr.enroll_start),
+        e_mo=month_ord(enr.enroll_end).fill_null(far),
+    ).join(rows, "person_id")
+    spells = spells.filter((spells.s_mo <= spells.hi) & (spells.e_mo >= spells.lo))
+    spells = spells.select(*KEYS, "s_mo", "e_mo")
+    cov = grid.select(*KEYS, "mo").join(spells, list(KEYS))
     cov = cov.filter((cov.s_mo <= cov.mo) & (cov.e_mo >= cov.mo))
-    cov = cov.select("person_id", "mo").distinct().mutate(_enrolled=ibis.literal(True))
+    cov = cov.select(*KEYS, "mo").distinct().mutate(_enrolled=ibis.literal(True))
 
-    g = left_join_all(grid, (cov, pm), keys=("person_id", "mo"))
+    claimed = pm.join(rows, "person_id")
+    claimed = claimed.filter(claimed.mo.between(claimed.lo, claimed.hi))
+    claimed = claimed.select(*KEYS, "mo", *COST_COLUMNS, *USE_COLUMNS)
+
+    g = left_join_all(grid, (cov, claimed), keys=(*KEYS, "mo"))
     in_data = g.mo.between(py_month_ord(first_month), py_month_ord(last_month))
     alive = g.death_mo.isnull() | (g.mo <= g.death_mo)
     observed = g._enrolled.fill_null(False) & in_data & alive
@@ -114,6 +133,7 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
         col = g[c].cast("int64")
         values[c] = ibis.ifelse(observed | g.cost_total.notnull(), col.fill_null(0), col)
     return g.select(
+        *KEYS,
         "_cohort",
         "person_id",
         month=month_date(g.mo),
