@@ -494,6 +494,27 @@ def section_4(w: _Writer) -> list[str]:
     else:
         out.append(w.note_missing("02_risk", "validation"))
     out.append(w.show_figure("02_risk", "calibration"))
+    # runs made before the comparator existed have no such artifacts: nothing to show
+    if art.has_artifact(w.run_dir, "02_risk", "model_comparison"):
+        df = w.table("02_risk", "model_comparison")
+        body = pd.DataFrame(
+            {
+                0: df[f"model_{w.lang}"],
+                1: df["harrell_c"].map(lambda x: fmt_number(x, 3)),
+                2: df["calibration_slope"].map(lambda x: fmt_number(x, 2)),
+                3: df["brier"].map(lambda x: fmt_number(x, 3)),
+                4: df["events"].map(fmt_number),
+            }
+        )
+        cols = ("model", "harrell_c", "calibration_slope", "brier", "events")
+        out.append(w.s("risk.comparison"))
+        out.append(
+            w.show_table(
+                "02_risk", "model_comparison", body, [w.s(f"col.{c}") for c in cols], list("lrrrr")
+            )
+        )
+    if art.has_artifact(w.run_dir, "02_risk", "decision_curve"):
+        out.append(w.show_figure("02_risk", "decision_curve"))
     return out
 
 

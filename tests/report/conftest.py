@@ -122,10 +122,12 @@ def make_run(
             "Weighted Kaplan-Meier curves of severe events",
         ),
         ("forest", "部分集団別の効果", "Effects by subgroup"),
+        ("decision_curve", "決定曲線", "Decision curve"),
     ]:
         if not figures:
             continue
         step = {"attrition_flow": "01_cohort", "calibration": "02_risk",
+                "decision_curve": "02_risk",
                 "event_study": "04_effect_costs", "severe_events_km": "04_effect_costs",
                 "forest": "05_targeting"}.get(name, "03_effect_exercise")  # fmt: skip
         fig = _figure(ja, seed, name)
@@ -181,6 +183,21 @@ def make_run(
          "calibration_slope": 0.96, "n_events": 184, "horizon_years": 3},
         run, "02_risk", "validation",
     )  # fmt: skip
+    comparison = pd.DataFrame(
+        {"model": ["cox", "gbm", "mhlw_level"],
+         "model_ja": ["Coxモデル", "勾配ブースティング", "特定保健指導の階層化"],
+         "model_en": ["Cox model", "Gradient boosting", "MHLW guidance levels"],
+         "harrell_c": [0.742, 0.731, 0.51], "calibration_slope": [0.96, 0.88, np.nan],
+         "brier": [0.031, 0.032, np.nan], "events": ["184", "184", "184"]}
+    )  # fmt: skip
+    art.save_table(
+        comparison,
+        run,
+        "02_risk",
+        "model_comparison",
+        caption={"ja": "予測性能の比較", "en": "Prediction performance"},
+        **meta,
+    )
     progs = pd.DataFrame(
         {"program_ja": ["運動プログラム", "個別指導プログラム"],
          "program_en": ["Exercise program", "Coaching program"],

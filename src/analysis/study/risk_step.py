@@ -48,7 +48,7 @@ SUBGROUP_AGE_EDGES = (40, 65, 75)
 MODEL_LABELS = {
     "cox": ("Coxモデル（罰則付き、スプライン項）", "Cox model (penalised, spline terms)"),
     "gbm": ("勾配ブースティング（比較対照）", "Gradient boosting (comparator)"),
-    "mhlw_level": ("特定保健指導の階層化（ルール）", "特定保健指導 levels (rule-based)"),
+    "mhlw_level": ("特定保健指導の階層化（ルール）", "MHLW guidance levels (rule-based)"),
 }
 """Japanese and English names of the compared rankings."""
 
@@ -461,7 +461,7 @@ def save_results(run_dir, fiscal_year: int, step: RiskStep, *, offer_list, calib
             model_comparison(step), run_dir, name, "model_comparison",
             caption={"ja": f"予測性能の比較：Coxモデル・勾配ブースティング・階層化（{h}年）",
                      "en": f"Prediction performance: Cox model, gradient boosting and "
-                           f"特定保健指導 levels ({h} years)"},
+                           f"MHLW guidance levels ({h} years)"},
             population=population, period=period, published=True,
         ))  # fmt: skip
     if step.subgroups is not None:
