@@ -74,7 +74,7 @@ def prior_programs(con, cohort):
 
 
 def baseline_expr(con, cohort, panel, dx):
-    """The baseline table of a stack of cohorts (``panel.stack_cohorts``) as an Ibis
+    """The baseline table of a stack of cohorts (``build._select``) as an Ibis
     expression (before the pandas finishing steps); ``_cohort`` tells the cohorts apart.
     ``dx`` is ``claims.diagnosis_months`` of (at least) the cohorts."""
     ck = source(con, "checkups").join(

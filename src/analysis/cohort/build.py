@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import operator
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +21,13 @@ from analysis.cohort.claims import (
     dialysis_months,
     event_flags,
     person_months,
-    windows,
 )
-from analysis.cohort.criteria import annotate, criteria, enrollment_islands
+from analysis.cohort.criteria import annotate, criteria, enrollment_islands, spec_columns
 from analysis.cohort.engine import claim_month_range, connect, engine_name, source
+from analysis.cohort.expr import month_ord
 from analysis.cohort.index import index_dates, nonoffered_index_date
 from analysis.cohort.outcomes import finish_outcomes, outcomes_expr, window_columns
-from analysis.cohort.panel import PANEL_COLUMNS, monthly_panel, stack_cohorts
+from analysis.cohort.panel import PANEL_COLUMNS, monthly_panel
 from analysis.cohort.spec import CohortSpec
 from analysis.data.contract import PROGRAM_LABELS
 
@@ -155,21 +157,19 @@ def build_cohorts(
         codes = _cache(cached, code_flags(con))
         dialysis = _cache(cached, dialysis_months(con, codes))
         islands = _cache(cached, enrollment_islands(source(con, "enrollment")))
-        dates: dict = {}
-        sels = [
-            (key, _select(con, spec, dialysis, islands, months, cached, dates))
-            for key, spec in items
-        ]
-        wins = None
-        for _, sel in sels:
-            w = windows(sel.cohort, sel.spec.lookback_months, sel.spec.followup_months)
-            wins = w if wins is None else wins.union(w, distinct=True)
+        sels, stack = _select(con, [spec for _, spec in items], dialysis, islands, months, cached)
+        wins = stack.select(
+            "person_id",
+            index_mo=month_ord(stack.index_date),
+            lookback_months=stack._lookback,
+            followup_months=stack._followup,
+        ).distinct()
         wins = _cache(cached, wins)
         dx = _cache(cached, diagnosis_months(con, wins, codes))
         pm = _cache(cached, person_months(con, wins))
         events = _cache(cached, event_flags(dx, dialysis))
-        tables = _tables(con, [sel for _, sel in sels], pm, dx, events, cached)
-        return {key: t for (key, _), t in zip(sels, tables, strict=True)}
+        tables = _tables(con, sels, stack, pm, dx, events)
+        return {key: t for (key, _), t in zip(items, tables, strict=True)}
     finally:
         for t in reversed(cached):  # free engine memory
             t.release()
@@ -197,53 +197,74 @@ def _cache(cached: list, table):
 
 @dataclass(frozen=True)
 class _Selection:
-    """A cohort selected but not yet tabulated: its cached Ibis table and attrition."""
+    """A cohort selected but not yet tabulated: its spec, data months and attrition."""
 
     spec: CohortSpec
     first_month: dt.date
     last_month: dt.date
     default_date: dt.date
     attrition: Attrition
-    cohort: object
 
 
-def _select(
-    con, spec: CohortSpec, dialysis, islands, months, cached: list, dates: dict
-) -> _Selection:
-    """Index dates, criteria and attrition: the people of the cohort (a cached table).
+def _select(con, specs: list[CohortSpec], dialysis, islands, months, cached: list):
+    """Index dates, criteria and attrition of every spec, in stacked queries.
 
-    ``dates`` remembers the non-offered index date of each fiscal year across specs.
+    The start populations of all specs are stacked (``_cohort`` numbers them, the spec's
+    parameters ride along as ``criteria.SPEC_COLUMNS``), annotated once, counted after
+    every criterion of their own spec in one query, and filtered once.
+
+    Returns
+    -------
+    list of _Selection, ibis.Table
+        The selections, and the stacked cohorts (a cached table) with a row number
+        ``_row`` (``panel.KEYS``).
     """
     first_month, last_month = months
-    key = (spec.fiscal_year, spec.nonoffered_index_date)
-    if key not in dates:
-        dates[key] = nonoffered_index_date(con, spec)
-    default_date = dates[key]
-    start = index_dates(con, spec, default_date)
-    annotated = annotate(con, start, spec, dialysis, islands).cache()
+    dates: dict = {}  # the non-offered index date of each fiscal year, shared by specs
+    parts = []
+    for i, spec in enumerate(specs):
+        key = (spec.fiscal_year, spec.nonoffered_index_date)
+        if key not in dates:
+            dates[key] = nonoffered_index_date(con, spec)
+        start = index_dates(con, spec, dates[key])
+        parts.append(start.mutate(**spec_columns(start, spec, i)))
+    start = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    annotated = annotate(con, start, None, dialysis, islands).cache()
     try:
-        steps = criteria(spec)
-        counts = _step_counts(con, annotated, spec, steps)
-        attrition = _first_step(spec).add_to(Attrition(spec.spec_id), counts[0])
-        t = annotated
-        for c, n in zip(steps, counts[1:], strict=True):
-            t = c.apply(t, spec)
-            attrition = attrition.add(c.name, c.ja, c.en, n)
-        cohort = _cache(cached, t)
+        aggs, keeps, steps = {}, [], []
+        for i, spec in enumerate(specs):
+            keep = annotated._cohort == i
+            aggs[f"n{i}_0"] = annotated.count(where=keep)
+            steps.append(criteria(spec))
+            for j, c in enumerate(steps[-1], start=1):
+                keep = keep & c.condition(annotated, spec).fill_null(False)
+                aggs[f"n{i}_{j}"] = annotated.count(where=keep)
+            keeps.append(keep)
+        row = con.execute(annotated.aggregate(**aggs))
+        sels = []
+        for i, spec in enumerate(specs):
+            n = [int(row[f"n{i}_{j}"].iloc[0]) for j in range(len(steps[i]) + 1)]
+            attrition = _first_step(spec).add_to(Attrition(spec.spec_id), n[0])
+            for c, count in zip(steps[i], n[1:], strict=True):
+                attrition = attrition.add(c.name, c.ja, c.en, count)
+            date = dates[(spec.fiscal_year, spec.nonoffered_index_date)]
+            sels.append(_Selection(spec, first_month, last_month, date, attrition))
+        kept = annotated.filter(functools.reduce(operator.or_, keeps))
+        row_number = ibis.row_number().over(order_by=[kept._cohort, kept.person_id])
+        stack = _cache(cached, kept.mutate(_row=row_number))
     finally:
-        annotated.release()  # the whole start population: freed once the cohort is kept
-    return _Selection(spec, first_month, last_month, default_date, attrition, cohort)
+        annotated.release()  # the whole start populations: freed once the cohorts are kept
+    return sels, stack
 
 
-def _tables(con, sels: list[_Selection], pm, dx, events, cached: list) -> list[Cohort]:
-    """Baseline, outcomes and panel of selected cohorts (``pm``, ``dx`` and ``events`` may
-    cover more people).
+def _tables(con, sels: list[_Selection], stack, pm, dx, events) -> list[Cohort]:
+    """Baseline, outcomes and panel of the stacked cohorts ``stack`` (``pm``, ``dx`` and
+    ``events`` may cover more people).
 
-    The cohorts are stacked (``panel.stack_cohorts``) so that each table is one query
-    for all of them; the results are split by cohort before the pandas finishing steps.
+    Each table is one query for all cohorts; the results are split by cohort before the
+    pandas finishing steps.
     """
     specs = [s.spec for s in sels]
-    stack = _cache(cached, stack_cohorts([s.cohort for s in sels], specs))
     months = range(-max(s.lookback_months for s in specs), max(s.followup_months for s in specs))
     first, last = sels[0].first_month, sels[0].last_month
     panel = monthly_panel(con, stack, pm, first, last, months).cache()
@@ -316,18 +337,6 @@ def _first_step(spec: CohortSpec) -> _Step:
             f"Offered {_label(spec.target, 'en')} in FY{fy}",
         )
     return _Step("enrollees", "データ中の国保加入者", "NHI enrollees in the data")
-
-
-def _step_counts(con, t, spec: CohortSpec, steps) -> list[int]:
-    """People in the start population and after each step, counted in one query."""
-    aggs = {"n0": t.count()}
-    keep = None
-    for i, c in enumerate(steps, start=1):
-        cond = c.condition(t, spec).fill_null(False)
-        keep = cond if keep is None else keep & cond
-        aggs[f"n{i}"] = t.count(where=keep)
-    row = con.execute(t.aggregate(**aggs))
-    return [int(row[f"n{i}"].iloc[0]) for i in range(len(steps) + 1)]
 
 
 def _execute_parts(con, expr, order, n: int) -> list[pd.DataFrame]:

@@ -47,53 +47,97 @@ def enrollment_islands(enrollment):
     )
 
 
-def annotate(con, persons, spec: CohortSpec, dialysis=None, islands=None):
+SPEC_COLUMNS = (
+    "_cohort", "_fy", "_lookback", "_followup", "_age_min", "_age_max", "_in_tiers",
+    "_ck_lo", "_washout_lo", "_followup_hi",
+)  # fmt: skip
+"""Columns ``spec_columns`` adds: a spec's parameters as values of its rows, so that the
+start populations of several specs can be stacked and selected in one query."""
+
+
+def spec_columns(t, spec: CohortSpec, cohort: int = 0) -> dict:
+    """The ``SPEC_COLUMNS`` of the start population ``t`` of ``spec`` (cohort number
+    ``cohort``): fiscal year, windows, age range, whether the offer's tier is kept, and
+    the dates the criteria compare with (baseline-checkup start, wash-out start,
+    follow-up end)."""
+
+    def lit(v):
+        return ibis.literal(v, type="int64")
+
+    if spec.comparator == "offered" and spec.offered_tiers is not None:
+        in_tiers = t.risk_tier.isin(list(spec.offered_tiers)).fill_null(False)
+    else:
+        in_tiers = ibis.literal(True)
+    return {
+        "_cohort": lit(cohort),
+        "_fy": lit(spec.fiscal_year),
+        "_lookback": lit(spec.lookback_months),
+        "_followup": lit(spec.followup_months),
+        "_age_min": lit(spec.age_min_years),
+        "_age_max": lit(spec.age_max_years),
+        "_in_tiers": in_tiers,
+        "_ck_lo": t.index_date - ibis.interval(days=spec.baseline_checkup_days),
+        "_washout_lo": t.index_date - ibis.interval(days=spec.washout_days),
+        "_followup_hi": t.index_date + ibis.interval(days=spec.min_followup_days),
+    }
+
+
+def annotate(con, persons, spec: CohortSpec | None = None, dialysis=None, islands=None):
     """Add the columns the criteria read to the start population.
 
-    Added columns: ``sex, birth_date, household_id`` (from the spell around the index
-    date, else the latest spell starting before it), ``death_date``, ``island_start,
-    island_end`` (the continuous-enrollment island containing the index date; null
-    when not enrolled on it; ``FAR_FUTURE`` when open), ``age_years`` (at index),
-    ``baseline_exam_date`` (latest checkup in the baseline window, strictly before the
-    index date), ``dialysis_before_index`` and ``prior_participation``.
+    ``persons`` is the start population of one spec (``index.index_dates``; pass the
+    spec) or a stack of several specs' start populations that already carry
+    ``SPEC_COLUMNS`` (``spec`` then None): a person may appear once per cohort
+    (``_cohort``), each row with its own index date.
+
+    Added columns: ``SPEC_COLUMNS`` (when a spec is given), ``sex, birth_date,
+    household_id`` (from the spell around the index date, else the latest spell starting
+    before it), ``death_date``, ``island_start, island_end`` (the continuous-enrollment
+    island containing the index date; null when not enrolled on it; ``FAR_FUTURE`` when
+    open), ``age_years`` (at index), ``baseline_exam_date`` (latest checkup in the
+    baseline window, strictly before the index date), ``dialysis_before_index`` and
+    ``prior_participation``.
 
     ``dialysis`` (``claims.dialysis_months``) and ``islands`` (``enrollment_islands`` of
     the whole enrollment table) may be given cached, to share them between cohorts.
     """
-    idx = persons.select("person_id", "index_date")
+    if spec is not None:
+        persons = persons.mutate(**spec_columns(persons, spec))
+    keys = ["person_id", "_cohort"]
+    idx = persons.select(*keys, "index_date", "_ck_lo", "_fy")
     enrollment = source(con, "enrollment").semi_join(idx, "person_id")
 
-    spells = enrollment.join(idx, "person_id")
+    spells = enrollment.join(idx.select(*keys, "index_date"), "person_id")
     end = spells.enroll_end.fill_null(_FAR)
     covers = (spells.enroll_start <= spells.index_date) & (end >= spells.index_date)
     started = spells.enroll_start <= spells.index_date
     spells = spells.mutate(_covers=(~covers).cast("int8"), _started=(~started).cast("int8"))
     demo = first_row(
-        spells, "person_id", [spells._covers, spells._started, ibis.desc(spells.enroll_start)]
-    ).select("person_id", "sex", "birth_date", "household_id")
+        spells, keys, [spells._covers, spells._started, ibis.desc(spells.enroll_start)]
+    ).select(*keys, "sex", "birth_date", "household_id")
     deaths = enrollment.group_by("person_id").aggregate(death_date=enrollment.death_date.max())
 
     isl = enrollment_islands(enrollment) if islands is None else islands
-    isl = isl.join(idx, "person_id")
+    isl = isl.join(idx.select(*keys, "index_date"), "person_id")
     isl = isl.filter((isl.island_start <= isl.index_date) & (isl.island_end >= isl.index_date))
-    isl = isl.select("person_id", "island_start", "island_end")
+    isl = isl.select(*keys, "island_start", "island_end")
 
-    ck = source(con, "checkups").join(idx, "person_id")
-    lo = ck.index_date - ibis.interval(days=spec.baseline_checkup_days)
-    ck = ck.filter((ck.exam_date < ck.index_date) & (ck.exam_date >= lo))
-    ck = first_row(ck, "person_id", [ibis.desc(ck.exam_date), ibis.desc(ck.fiscal_year)])
-    ck = ck.select("person_id", baseline_exam_date=ck.exam_date)
+    ck = source(con, "checkups").join(idx.select(*keys, "index_date", "_ck_lo"), "person_id")
+    ck = ck.filter((ck.exam_date < ck.index_date) & (ck.exam_date >= ck._ck_lo))
+    ck = first_row(ck, keys, [ibis.desc(ck.exam_date), ibis.desc(ck.fiscal_year)])
+    ck = ck.select(*keys, baseline_exam_date=ck.exam_date)
 
     dialysis = dialysis_months(con) if dialysis is None else dialysis
-    dia = dialysis.join(idx, "person_id")
+    dia = dialysis.join(idx.select(*keys, "index_date"), "person_id")
     dia = dia.filter(dia.mo < month_ord(dia.index_date))
-    dia = dia.select("person_id").distinct().mutate(dialysis_before_index=ibis.literal(True))
+    dia = dia.select(*keys).distinct().mutate(dialysis_before_index=ibis.literal(True))
 
-    prior = source(con, "program_enrollments")
-    prior = prior.filter(prior.fiscal_year < spec.fiscal_year).select("person_id").distinct()
+    prior = source(con, "program_enrollments").join(idx.select(*keys, "_fy"), "person_id")
+    prior = prior.filter(prior.fiscal_year < prior._fy).select(*keys).distinct()
     prior = prior.mutate(prior_participation=ibis.literal(True))
 
-    t = left_join_all(persons, (demo, deaths, isl, ck, dia, prior))
+    t = left_join_all(persons, (deaths,))
+    t = left_join_all(t, (demo, isl, ck, dia, prior), keys=tuple(keys))
     return t.mutate(
         age_years=age_years(t.birth_date, t.index_date),
         dialysis_before_index=t.dialysis_before_index.fill_null(False),
@@ -102,13 +146,14 @@ def annotate(con, persons, spec: CohortSpec, dialysis=None, islands=None):
 
 
 # ---- criteria ------------------------------------------------------------------------
-# Each criterion is a boolean condition on the annotated table; the public functions
-# below apply it as a filter. ``build_cohort`` counts all steps in one query from the
+# Each criterion is a boolean condition on the annotated table (reading the spec's values
+# from ``SPEC_COLUMNS``, so that one condition serves a stack of cohorts); the public
+# functions below apply it as a filter. ``build_cohort`` counts all steps in one query from the
 # conditions, so that an engine with a high cost per query (Spark) runs few of them.
 
 
 def _in_offered_tiers(t, spec: CohortSpec):
-    return t.risk_tier.isin(list(spec.offered_tiers or ()))
+    return t._in_tiers
 
 
 def _alive_at_index(t, spec: CohortSpec):
@@ -120,15 +165,15 @@ def _enrolled_at_index(t, spec: CohortSpec):
 
 
 def _age_in_range(t, spec: CohortSpec):
-    return t.age_years.between(spec.age_min_years, spec.age_max_years)
+    return t.age_years.between(t._age_min, t._age_max)
 
 
 def _continuous_enrollment_before(t, spec: CohortSpec):
-    return t.island_start <= t.index_date - ibis.interval(days=spec.washout_days)
+    return t.island_start <= t._washout_lo
 
 
 def _continuous_enrollment_after(t, spec: CohortSpec):
-    return t.island_end >= t.index_date + ibis.interval(days=spec.min_followup_days)
+    return t.island_end >= t._followup_hi
 
 
 def _has_baseline_checkup(t, spec: CohortSpec):

@@ -25,18 +25,20 @@ def py_month_ord(d: dt.date) -> int:
     return d.year * 12 + d.month - 1
 
 
-def first_row(table, key: str, order_by: list):
+def first_row(table, key, order_by: list):
     """Keep one row per ``key``: the first by ``order_by`` with ``key`` as the last tie-break.
 
     Parameters
     ----------
     table : ibis.Table
-    key : str
-        Grouping column (``person_id``).
+    key : str or list of str
+        Grouping column(s) (``person_id``).
     order_by : list
         Ibis sort keys (use ``ibis.desc(col)`` for descending).
     """
-    rn = ibis.row_number().over(group_by=table[key], order_by=[*order_by, table[key]])
+    keys = [key] if isinstance(key, str) else list(key)
+    cols = [table[k] for k in keys]
+    rn = ibis.row_number().over(group_by=cols, order_by=[*order_by, *cols])
     return table.mutate(_rn=rn).filter(ibis._["_rn"] == 0).drop("_rn")
 
 

@@ -86,7 +86,7 @@ def program_steps(con, cohort):
 
 
 def outcomes_expr(con, cohort, panel, events, windows_months):
-    """The outcomes table of a stack of cohorts (``panel.stack_cohorts``) as an Ibis
+    """The outcomes table of a stack of cohorts (``build._select``) as an Ibis
     expression (before the pandas finishing steps); ``_cohort`` tells the cohorts apart.
 
     ``events`` is ``claims.event_flags`` of (at least) the cohorts; ``windows_months`` the

@@ -3,9 +3,10 @@
 Claims are monthly, so the panel is indexed by ``rel_month``: months relative to the
 index month (0 = the month holding the index date, which belongs to follow-up).
 
-The queries here and in ``baseline`` and ``outcomes`` run on a *stack* of cohorts
-(``stack_cohorts``): the rows of every cohort with a ``_cohort`` number and the spec's
-parameters as columns, so that each table of several cohorts is one query.
+The queries here and in ``baseline`` and ``outcomes`` run on a *stack* of cohorts (see
+``build._select``): the rows of every cohort with a ``_cohort`` number, a row number
+``_row`` and the spec's parameters as columns, so that each table of several cohorts is
+one query.
 """
 
 from __future__ import annotations
@@ -25,40 +26,6 @@ KEYS = ("_row",)
 """A person's row in a stack of cohorts: an integer, so that the large joins and
 aggregations of the panel hash integers rather than person ids."""
 
-STACK_COLUMNS = ("_cohort", "_row", "_fy", "_lookback", "_followup")
-"""Columns ``stack_cohorts`` adds: cohort number, row number, fiscal year, look-back and
-follow-up months."""
-
-
-def stack_cohorts(cohorts, specs):
-    """Stack cohort tables (same columns) with their number and spec parameters.
-
-    Parameters
-    ----------
-    cohorts : list of ibis.Table
-        Selected cohorts, as ``build_cohorts`` keeps them.
-    specs : list of CohortSpec
-        The spec of each cohort.
-
-    Returns
-    -------
-    ibis.Table
-        The rows of every cohort plus ``STACK_COLUMNS``.
-    """
-    parts = []
-    for i, (t, spec) in enumerate(zip(cohorts, specs, strict=True)):
-        cols = list(cohorts[0].columns)
-        parts.append(
-            t.select(*cols).mutate(
-                _cohort=ibis.literal(i, type="int64"),
-                _fy=ibis.literal(spec.fiscal_year, type="int64"),
-                _lookback=ibis.literal(spec.lookback_months, type="int64"),
-                _followup=ibis.literal(spec.followup_months, type="int64"),
-            )
-        )
-    t = parts[0] if len(parts) == 1 else ibis.union(*parts)
-    return t.mutate(_row=ibis.row_number().over(order_by=[t._cohort, t.person_id]))
-
 
 def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, months: range):
     """The person x month table of a stack of cohorts as an Ibis expression.
@@ -67,8 +34,8 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
     ----------
     con : ibis backend
     persons : ibis.Table
-        The stacked cohorts (``stack_cohorts``): ``person_id, index_date, death_date`` and
-        ``STACK_COLUMNS``.
+        The stacked cohorts: ``person_id, index_date, death_date, _cohort, _row,
+        _lookback, _followup``.
     pm : ibis.Table
         ``claims.person_months`` of (at least) the cohorts, covering their months.
     first_month, last_month : datetime.date
