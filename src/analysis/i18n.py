@@ -34,6 +34,18 @@ def with_editions(ax, lang: str, draw):
     return ax
 
 
+def figure_labels(table: Mapping[str, Mapping[str, str]], lang: str) -> Mapping[str, str]:
+    """The labels of ``table`` (language -> labels) for ``lang``; for Japanese the
+    Japanese font is registered with matplotlib first, so that the labels draw."""
+    if lang not in table:
+        raise ValueError(f"lang must be one of {', '.join(table)}; got {lang!r}")
+    if lang == "ja":
+        from analysis.fonts import configure_matplotlib
+
+        configure_matplotlib()
+    return table[lang]
+
+
 def check_lang(lang: str) -> str:
     """Return ``lang`` if supported, else raise ``ValueError`` listing the allowed values."""
     if lang not in LANGS:

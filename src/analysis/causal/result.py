@@ -320,16 +320,9 @@ PLOT_LABELS = {
 
 def plot_labels(lang: str) -> dict[str, str]:
     """Labels for ``lang``; Japanese also registers the Japanese font with matplotlib."""
-    if lang not in PLOT_LABELS:
-        raise ValueError(f"lang must be one of {tuple(PLOT_LABELS)}, got {lang!r}")
-    if lang == "ja":
-        try:
-            from analysis.fonts import configure_matplotlib
-        except ImportError:  # the package's font helper is optional here
-            import matplotlib_fontja  # noqa: F401  (registers IPAexGothic)
-        else:
-            configure_matplotlib()
-    return PLOT_LABELS[lang]
+    from analysis.i18n import figure_labels
+
+    return figure_labels(PLOT_LABELS, lang)
 
 
 def build_summary(

@@ -162,13 +162,9 @@ PLOT_LABELS = {
 
 def _labels(lang: str) -> dict[str, str]:
     """Labels for ``lang``; Japanese also registers the Japanese font with matplotlib."""
-    if lang not in PLOT_LABELS:
-        raise ValueError(f"lang must be one of {', '.join(PLOT_LABELS)}; got {lang!r}")
-    if lang == "ja":
-        from analysis.fonts import configure_matplotlib
+    from analysis.i18n import figure_labels
 
-        configure_matplotlib()
-    return PLOT_LABELS[lang]
+    return figure_labels(PLOT_LABELS, lang)
 
 
 def _measures(time, event, lp, base_t, base_h, horizon, groups, thresholds, where=""):

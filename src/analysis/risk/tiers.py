@@ -14,11 +14,11 @@ import pandas as pd
 
 from analysis import publish
 from analysis.config import MIN_CELL_COUNT
-from analysis.data.contract import RISK_TIERS
+from analysis.data.contract import RISK_TIER_LABELS, RISK_TIERS
 from analysis.seeds import rng
 
 PROGRAM_BY_TIER = {"low": "vitality", "middle": "vitality", "high": "mystar"}
-TIER_JA = {"low": "低リスク", "middle": "中リスク", "high": "高リスク"}
+TIER_JA = {k: v["ja"] for k, v in RISK_TIER_LABELS.items()}
 AGE_EDGES = (40, 45, 50, 55, 60, 65, 70, 75)
 """5-year age bands of the published tier table (40-44 ... 70-74)."""
 

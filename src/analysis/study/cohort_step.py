@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import publish
+from analysis.data import contract
 from analysis.errors import UserError
 from analysis.risk.tiers import age_band
 from analysis.study.disclosure import suppress
@@ -35,10 +36,7 @@ TABLE1_ROWS = [
     ("cm_diabetes", "share", "糖尿病（レセプト病名）", "Diabetes (claims)"),
     ("cost_total_prior", "mean", "前年医療費（千円）", "Prior-year medical cost (k yen)"),
 ]
-PROGRAM_LABELS = {
-    "vitality": ("Vitality（運動）", "Vitality (exercise)"),
-    "mystar": ("Mystar（伴走支援）", "Mystar (coaching)"),
-}
+PROGRAM_LABELS = {k: (v["ja"], v["en"]) for k, v in contract.PROGRAM_LABELS.items()}
 
 
 def _summary(x: pd.Series, kind: str) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.economics import allocate_budget, break_even_years, budget_impact, evaluate_roi
-from analysis.i18n import check_lang
+from analysis.i18n import check_lang, with_editions
 from analysis.risk.table import risk_table
 from analysis.seeds import int_seed
 from analysis.study.effects import (
@@ -24,7 +24,7 @@ from analysis.study.effects import (
     attempt,
     run_methods,
 )
-from analysis.study.exercise import save_figure_editions, with_editions
+from analysis.study.exercise import save_figure_editions
 
 BUDGET_YEN = 4_730_000
 """FY2023 program budget of the city (both programs)."""

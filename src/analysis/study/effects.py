@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis import publish
 from analysis.config import MIN_CELL_COUNT
+from analysis.data.contract import PROGRAM_LABELS
 from analysis.seeds import int_seed
 
 COVARIATES = [
@@ -38,8 +39,8 @@ EFFECT_COLUMNS = [
     "passed", "reason", "reason_ja", "headline",
 ]  # fmt: skip
 
-PROGRAM_JA = {"vitality": "Vitality（運動）", "mystar": "Mystar（伴走支援）"}
-PROGRAM_EN = {"vitality": "Vitality (exercise)", "mystar": "Mystar (coaching)"}
+PROGRAM_JA = {k: v["ja"] for k, v in PROGRAM_LABELS.items()}
+PROGRAM_EN = {k: v["en"] for k, v in PROGRAM_LABELS.items()}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.config import MIN_CELL_COUNT
+from analysis.data.contract import PROGRAM_LABELS
 from analysis.i18n import check_lang, with_editions
 from analysis.seeds import int_seed
 from analysis.study.disclosure import suppress
@@ -35,8 +36,7 @@ PLASMODE_METHODS = ("regression", "ipw", "aipw", "matching")
 PLASMODE_REPS = 20
 PLASMODE_EFFECT = 0.10
 """Planted effect of the method check (risk difference of the habit outcome)."""
-PROGRAMS = {"vitality": ("Vitality（運動）", "Vitality (exercise)"),
-            "mystar": ("Mystar（伴走支援）", "Mystar (coaching)")}  # fmt: skip
+PROGRAMS = {k: (v["ja"], v["en"]) for k, v in PROGRAM_LABELS.items()}
 VARIANTS = {"plain": ("通常の案内状", "Plain letter"),
             "nudge": ("ナッジ付き案内状", "Nudge letter")}  # fmt: skip
 

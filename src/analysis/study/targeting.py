@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import MIN_CELL_COUNT
-from analysis.i18n import check_lang
+from analysis.i18n import check_lang, with_editions
 from analysis.seeds import int_seed
 from analysis.study.disclosure import suppress
 from analysis.study.effects import COVARIATES, complete_cases
-from analysis.study.exercise import save_figure_editions, with_editions
+from analysis.study.exercise import save_figure_editions
 
 OUTCOME = "next_exercise_habit"
 """Outcome of the targeting analysis (Vitality's primary outcome)."""
