@@ -102,18 +102,21 @@ def finish_baseline(df: pd.DataFrame) -> pd.DataFrame:
     out["age_band"] = lo.astype(str) + "-" + (lo + 4).astype(str)
     birth = pd.to_datetime(out.pop("birth_date"))
     exam = pd.to_datetime(out["checkup_date"])
-    before = (exam.dt.month * 100 + exam.dt.day) < (birth.dt.month * 100 + birth.dt.day)
-    age_exam = exam.dt.year - birth.dt.year - before.astype("int64")
-    out["checkup_age_years"] = age_exam.astype("Int64")
+    out["checkup_age_years"] = _age(birth, exam.dt.year, exam.dt.month * 100 + exam.dt.day)
     # MHLW counts the age reached by the end of the checkup's fiscal year (年度末年齢,
     # 31 March): someone who turns 65 before then is in the 65-74 group.
     fy_end_year = pd.to_numeric(out["checkup_fiscal_year"], errors="coerce") + 1
-    not_yet = (3 * 100 + 31) < (birth.dt.month * 100 + birth.dt.day)
-    age_fy_end = fy_end_year - birth.dt.year - not_yet.astype("int64")
-    strat = stratification(out.assign(age=age_fy_end.astype("Int64")))
+    strat = stratification(out.assign(age=_age(birth, fy_end_year, 331)))
     out = pd.concat([out, strat], axis=1)
     first = ["person_id", "household_id", "sex", "age_years", "age_band"]
     return out[first + [c for c in out.columns if c not in first]]
+
+
+def _age(birth: pd.Series, year, month_day) -> pd.Series:
+    """Completed years of age in ``year`` on ``month_day`` (month * 100 + day), rising on
+    the birthday itself, as ``expr.age_years`` counts in the queries."""
+    before = month_day < (birth.dt.month * 100 + birth.dt.day)
+    return (year - birth.dt.year - before.astype("int64")).astype("Int64")
 
 
 def stratification(frame: pd.DataFrame) -> pd.DataFrame:

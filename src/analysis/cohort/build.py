@@ -21,10 +21,10 @@ from analysis.cohort.claims import (
     dialysis_months,
     event_flags,
     person_months,
+    windows,
 )
 from analysis.cohort.criteria import annotate, criteria, enrollment_islands, spec_columns
 from analysis.cohort.engine import claim_month_range, connect, engine_name, source
-from analysis.cohort.expr import month_ord
 from analysis.cohort.index import index_dates, nonoffered_index_date
 from analysis.cohort.outcomes import finish_outcomes, outcomes_expr, window_columns
 from analysis.cohort.panel import PANEL_COLUMNS, monthly_panel
@@ -158,13 +158,7 @@ def build_cohorts(
         dialysis = _cache(cached, dialysis_months(con, codes))
         islands = _cache(cached, enrollment_islands(source(con, "enrollment")))
         sels, stack = _select(con, [spec for _, spec in items], dialysis, islands, months, cached)
-        wins = stack.select(
-            "person_id",
-            index_mo=month_ord(stack.index_date),
-            lookback_months=stack._lookback,
-            followup_months=stack._followup,
-        ).distinct()
-        wins = _cache(cached, wins)
+        wins = _cache(cached, windows(stack))
         dx = _cache(cached, diagnosis_months(con, wins, codes))
         pm = _cache(cached, person_months(con, wins))
         events = _cache(cached, event_flags(dx, dialysis))
@@ -229,7 +223,7 @@ def _select(con, specs: list[CohortSpec], dialysis, islands, months, cached: lis
         start = index_dates(con, spec, dates[key])
         parts.append(start.mutate(**spec_columns(start, spec, i)))
     start = parts[0] if len(parts) == 1 else ibis.union(*parts)
-    annotated = annotate(con, start, None, dialysis, islands).cache()
+    annotated = annotate(con, start, dialysis, islands).cache()
     try:
         aggs, keeps, steps = {}, [], []
         for i, spec in enumerate(specs):

@@ -95,17 +95,16 @@ WINDOW_COLUMNS = ("person_id", "index_mo", "lookback_months", "followup_months")
 """Columns of a ``windows`` table (one row per person and cohort)."""
 
 
-def windows(cohort, lookback_months: int, followup_months: int):
-    """The ``windows`` rows of one cohort (``person_id, index_date``).
-
-    Union the tables of several cohorts (``Table.union``) to share the claims tables.
-    """
-    return cohort.select(
+def windows(stack):
+    """The ``windows`` rows of a stack of cohorts (``person_id, index_date`` and the
+    spec's ``_lookback, _followup`` on every row, see ``criteria.SPEC_COLUMNS``); rows
+    that coincide across cohorts are kept once."""
+    return stack.select(
         "person_id",
-        index_mo=month_ord(cohort.index_date),
-        lookback_months=ibis.literal(lookback_months, type="int64"),
-        followup_months=ibis.literal(followup_months, type="int64"),
-    )
+        index_mo=month_ord(stack.index_date),
+        lookback_months=stack._lookback,
+        followup_months=stack._followup,
+    ).distinct()
 
 
 def _claims_in(con, windows, where):

@@ -82,15 +82,14 @@ def spec_columns(t, spec: CohortSpec, cohort: int = 0) -> dict:
     }
 
 
-def annotate(con, persons, spec: CohortSpec | None = None, dialysis=None, islands=None):
-    """Add the columns the criteria read to the start population.
+def annotate(con, persons, dialysis=None, islands=None):
+    """Add the columns the criteria read to the start populations.
 
-    ``persons`` is the start population of one spec (``index.index_dates``; pass the
-    spec) or a stack of several specs' start populations that already carry
-    ``SPEC_COLUMNS`` (``spec`` then None): a person may appear once per cohort
-    (``_cohort``), each row with its own index date.
+    ``persons`` is a stack of start populations (``index.index_dates`` of each spec with
+    its ``spec_columns``): a person may appear once per cohort (``_cohort``), each row
+    with its own index date.
 
-    Added columns: ``SPEC_COLUMNS`` (when a spec is given), ``sex, birth_date,
+    Added columns: ``sex, birth_date,
     household_id`` (from the spell around the index date, else the latest spell starting
     before it), ``death_date``, ``island_start, island_end`` (the continuous-enrollment
     island containing the index date; null when not enrolled on it; ``FAR_FUTURE`` when
@@ -101,8 +100,6 @@ def annotate(con, persons, spec: CohortSpec | None = None, dialysis=None, island
     ``dialysis`` (``claims.dialysis_months``) and ``islands`` (``enrollment_islands`` of
     the whole enrollment table) may be given cached, to share them between cohorts.
     """
-    if spec is not None:
-        persons = persons.mutate(**spec_columns(persons, spec))
     keys = ["person_id", "_cohort"]
     idx = persons.select(*keys, "index_date", "_ck_lo", "_fy")
     enrollment = source(con, "enrollment").semi_join(idx, "person_id")
