@@ -130,6 +130,13 @@ def _fail(source: str, where: str, what: str) -> UserError:
     return UserError(f"{source}: mapping error at {where}: {what}")
 
 
+def _claim(seen: dict, key: str, owner: str, source: str, where: str, what: str) -> None:
+    """Record that ``owner`` claims ``key`` in one mapping layer; a second owner is a
+    mapping error (``what`` is completed with the first owner's name)."""
+    if seen.setdefault(key, owner) != owner:
+        raise _fail(source, where, f"{what} {seen[key]!r}")
+
+
 def _read_yaml(path: Path) -> dict:
     import yaml
 
@@ -287,12 +294,8 @@ def _build(layers: list[tuple[str, dict]], source: str) -> Mapping:
             tm = tables[name]
             for a in spec.get("aliases") or []:
                 key = header_key(a)
-                if seen_alias.setdefault(key, name) != name:
-                    raise _fail(
-                        where,
-                        f"tables.{name}.aliases",
-                        f"{a!r} is also an alias of table {seen_alias[key]!r}",
-                    )
+                _claim(seen_alias, key, name, where, f"tables.{name}.aliases",
+                       f"{a!r} is also an alias of table")  # fmt: skip
                 if aliases.setdefault(key, name) == name and a not in tm.aliases:
                     tm.aliases.append(a)
             seen: dict[str, str] = {}
@@ -302,12 +305,8 @@ def _build(layers: list[tuple[str, dict]], source: str) -> Mapping:
                         (h, "") if isinstance(h, str) else (h["header"], h.get("unit", ""))
                     )
                     key = header_key(header)
-                    if seen.setdefault(key, col) != col:
-                        raise _fail(
-                            where,
-                            f"tables.{name}.columns.{col}",
-                            f"header {header!r} is also listed for column {seen[key]!r}",
-                        )
+                    _claim(seen, key, col, where, f"tables.{name}.columns.{col}",
+                           f"header {header!r} is also listed for column")  # fmt: skip
                     tm.headers.setdefault(key, (col, unit or ""))
         for col, codes in (layer.get("values") or {}).items():
             target = values.setdefault(col, {})
