@@ -319,3 +319,30 @@ def test_stratification_uses_the_age_reached_by_the_end_of_the_fiscal_year():
     assert (out["checkup_age_years"] == 64).all()
     assert out.loc["turns65_31mar", "mhlw_level"] == "motivational"
     assert out.loc["turns65_1apr", "mhlw_level"] == "active"
+
+
+def test_panel_months_of_islands_sharing_a_month(micro_builder, tmp_path):
+    """Two enrollment islands may touch the same month (a gap inside it): the month is
+    one observed row, its claims counted once; months wholly inside a gap are not
+    observed. The pandas reference (per-spell months, deduplicated) agrees."""
+    from analysis.cohort.reference import build_cohort_pandas, read_tables
+
+    m = micro_builder()
+    m.person("Z", birth="1993-01-01").claim("Z", "2019-04").claim("Z", "2025-03")
+    spells = (("2010-04-01", "2024-01-10"), ("2024-01-20", "2024-03-31"),
+              ("2024-03-31", "2024-04-02"), ("2024-06-05", None))  # fmt: skip
+    m.person("P", birth="1960-01-01", spells=spells).checkup("P", "2023-05-01")
+    m.claim("P", "2024-01", cost=4000).claim("P", "2024-05", cost=900)
+    path = m.write(tmp_path / "gaps")
+    spec = default_specs(2023)["risk"].replace(nonoffered_index_date=dt.date(2023, 10, 1))
+    cohort = build_cohort(path, spec, validate=False)
+    p = cohort.panel_monthly
+    assert not p.duplicated(["person_id", "rel_month"]).any() and len(p) == 36 * cohort.n
+    a = p[p.person_id == "P"].set_index("month")
+    assert a.loc[D("2024-01-01"), ["observed", "cost_total"]].tolist() == [True, 4000]
+    assert a.loc[D("2024-04-01"), "observed"] and not a.loc[D("2024-05-01"), "observed"]
+    assert a.loc[D("2024-05-01"), "cost_total"] == 900  # claimed though not enrolled
+    assert a.loc[D("2024-06-01"), "observed"] and a.loc[D("2024-06-01"), "cost_total"] == 0
+    assert a["observed"].sum() == 36 - 1 - 6  # and April-September 2025: after the data
+    want = build_cohort_pandas(read_tables(path), spec).panel_monthly
+    pd.testing.assert_frame_equal(p, want, check_dtype=False)

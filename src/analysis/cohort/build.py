@@ -162,7 +162,7 @@ def build_cohorts(
         dx = _cache(cached, diagnosis_months(con, wins, codes))
         pm = _cache(cached, person_months(con, wins))
         events = _cache(cached, event_flags(dx, dialysis))
-        tables = _tables(con, sels, stack, pm, dx, events)
+        tables = _tables(con, sels, stack, pm, dx, events, islands)
         return {key: t for (key, _), t in zip(items, tables, strict=True)}
     finally:
         for t in reversed(cached):  # free engine memory
@@ -251,7 +251,7 @@ def _select(con, specs: list[CohortSpec], dialysis, islands, months, cached: lis
     return sels, stack
 
 
-def _tables(con, sels: list[_Selection], stack, pm, dx, events) -> list[Cohort]:
+def _tables(con, sels: list[_Selection], stack, pm, dx, events, islands) -> list[Cohort]:
     """Baseline, outcomes and panel of the stacked cohorts ``stack`` (``pm``, ``dx`` and
     ``events`` may cover more people).
 
@@ -261,7 +261,7 @@ def _tables(con, sels: list[_Selection], stack, pm, dx, events) -> list[Cohort]:
     specs = [s.spec for s in sels]
     months = range(-max(s.lookback_months for s in specs), max(s.followup_months for s in specs))
     first, last = sels[0].first_month, sels[0].last_month
-    panel = monthly_panel(con, stack, pm, first, last, months).cache()
+    panel = monthly_panel(con, stack, pm, islands, first, last, months).cache()
     try:
         cost_windows = list(dict.fromkeys(w for s in specs for w in s.cost_windows_months))
         baselines = _execute_parts(

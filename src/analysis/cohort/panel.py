@@ -16,8 +16,7 @@ import datetime as dt
 import ibis
 
 from analysis.cohort.claims import COST_COLUMNS, USE_COLUMNS
-from analysis.cohort.engine import source
-from analysis.cohort.expr import FAR_FUTURE, left_join_all, month_date, month_ord, py_month_ord
+from analysis.cohort.expr import left_join_all, month_date, month_ord, py_month_ord
 
 PANEL_COLUMNS = ("person_id", "month", "rel_month", "observed", *COST_COLUMNS, *USE_COLUMNS)
 """Columns of the published ``panel_monthly`` table."""
@@ -27,7 +26,9 @@ KEYS = ("_row",)
 aggregations of the panel hash integers rather than person ids."""
 
 
-def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, months: range):
+def monthly_panel(
+    con, persons, pm, islands, first_month: dt.date, last_month: dt.date, months: range
+):
     """The person x month table of a stack of cohorts as an Ibis expression.
 
     Parameters
@@ -38,6 +39,8 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
         _lookback, _followup``.
     pm : ibis.Table
         ``claims.person_months`` of (at least) the cohorts, covering their months.
+    islands : ibis.Table
+        ``criteria.enrollment_islands`` of (at least) the cohorts' persons.
     first_month, last_month : datetime.date
         First and last claim months of the data.
     months : range
@@ -66,7 +69,7 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
     grid = grid.filter((grid.rel_month >= -grid._lookback) & (grid.rel_month < grid._followup))
     grid = grid.mutate(mo=grid.index_mo + grid.rel_month)
 
-    # each row's months: [lo, hi]; spells and claims are brought to the rows once (a join
+    # each row's months: [lo, hi]; islands and claims are brought to the rows once (a join
     # on the person id of the few rows), the large joins below then use integer keys
     rows = p.select(
         "person_id",
@@ -74,18 +77,7 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
         lo=p.index_mo - p._lookback,
         hi=p.index_mo + p._followup - 1,
     )
-    far = py_month_ord(FAR_FUTURE)
-    enr = source(con, "enrollment")
-    spells = enr.select(
-        "person_id",
-        s_mo=month_ord(enr.enroll_start),
-        e_mo=month_ord(enr.enroll_end).fill_null(far),
-    ).join(rows, "person_id")
-    spells = spells.filter((spells.s_mo <= spells.hi) & (spells.e_mo >= spells.lo))
-    spells = spells.select(*KEYS, "s_mo", "e_mo")
-    cov = grid.select(*KEYS, "mo").join(spells, list(KEYS))
-    cov = cov.filter((cov.s_mo <= cov.mo) & (cov.e_mo >= cov.mo))
-    cov = cov.select(*KEYS, "mo").distinct().mutate(_enrolled=ibis.literal(True))
+    cov = enrolled_months(islands, rows)
 
     claimed = pm.join(rows, "person_id")
     claimed = claimed.filter(claimed.mo.between(claimed.lo, claimed.hi))
@@ -108,3 +100,29 @@ def monthly_panel(con, persons, pm, first_month: dt.date, last_month: dt.date, m
         observed=observed,
         **values,
     )
+
+
+def enrolled_months(islands, rows):
+    """The months of each row's range ``[lo, hi]`` in which the person was enrolled on
+    some day: ``KEYS, mo, _enrolled`` (true), one row per month.
+
+    Islands (``criteria.enrollment_islands``) are the union of a person's spells, so a
+    month touched by a spell is a month touched by an island. Two islands may share a
+    month (a gap inside it): each island's months start after the previous island's last
+    month, so that every month comes from one island and no ``distinct`` is needed, and
+    the panel joins the months on equal keys rather than on a date range.
+    """
+    isl = islands.select(  # an open island ends on FAR_FUTURE: beyond every ``hi``
+        "person_id", s_mo=month_ord(islands.island_start), e_mo=month_ord(islands.island_end)
+    )
+    prev = isl.e_mo.lag().over(group_by="person_id", order_by="s_mo")
+    isl = isl.mutate(s_mo=ibis.ifelse(prev.isnull() | (prev < isl.s_mo), isl.s_mo, prev + 1))
+    cov = isl.join(rows, "person_id")
+    cov = cov.select(
+        *KEYS,
+        a=ibis.greatest(cov.s_mo, cov.lo),
+        b=ibis.least(cov.e_mo, cov.hi),
+    )
+    cov = cov.filter(cov.a <= cov.b)
+    cov = cov.select(*KEYS, _mo=ibis.range(cov.a, cov.b + 1).unnest())
+    return cov.select(*KEYS, mo=cov._mo.cast("int64"), _enrolled=ibis.literal(True))
