@@ -222,8 +222,9 @@ def _select(con, specs: list[CohortSpec], dialysis, islands, months, cached: lis
             dates[key] = nonoffered_index_date(con, spec)
         start = index_dates(con, spec, dates[key])
         parts.append(start.mutate(**spec_columns(start, spec, i)))
-    start = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    start = (parts[0] if len(parts) == 1 else ibis.union(*parts)).cache()
     annotated = annotate(con, start, dialysis, islands).cache()
+    start.release()
     try:
         aggs, keeps, steps = {}, [], []
         for i, spec in enumerate(specs):
@@ -277,7 +278,7 @@ def _tables(con, sels: list[_Selection], stack, pm, dx, events, islands) -> list
                 ["person_id", "rel_month"],
             )
             for i in range(len(sels))
-        ]
+        ]  # one query each: a cohort's Arrow result is freed as it is converted
     finally:
         panel.release()
     out = []
@@ -342,8 +343,16 @@ def _execute_parts(con, expr, order, n: int) -> list[pd.DataFrame]:
     import numpy as np
 
     order = [order] if isinstance(order, str) else list(order)
-    df = _execute(con, expr, ["_cohort", *order], normalise_dtypes=False)
     schema = ibis.schema({k: v for k, v in expr.schema().items() if k != "_cohort"})
+    if engine_name(con) == "duckdb":  # sorted by cohort: the parts are slices of the result
+        table = con.to_pyarrow(expr.order_by(["_cohort", *order]))
+        bounds = np.searchsorted(table.column("_cohort").to_numpy(), np.arange(n + 1))
+        table = table.drop_columns(["_cohort"])
+        return [
+            normalise(_to_pandas(table.slice(lo, hi - lo)), schema, copy=False)
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+    df = _execute(con, expr, ["_cohort", *order], normalise_dtypes=False)
     key = df.pop("_cohort").to_numpy()
     parts = []
     for i in range(n):
@@ -356,15 +365,15 @@ def _execute(con, expr, order, *, normalise_dtypes: bool = True) -> pd.DataFrame
     """Execute, sort by ``order``, reset the index and normalise dtypes across engines."""
     order = [order] if isinstance(order, str) else list(order)
     if engine_name(con) == "duckdb":  # sorted by the engine, converted without copies
-        df = _fetch_duckdb(con, expr.order_by(order))
+        df = _to_pandas(con.to_pyarrow(expr.order_by(order)), self_destruct=True)
         return normalise(df, expr.schema(), copy=False) if normalise_dtypes else df
     df = con.execute(expr)
     df = df.sort_values(order, kind="stable").reset_index(drop=True)
     return normalise(df, expr.schema()) if normalise_dtypes else df
 
 
-def _fetch_duckdb(con, expr) -> pd.DataFrame:
-    """The result of ``expr`` on DuckDB as pandas, through Arrow.
+def _to_pandas(table, *, self_destruct: bool = False) -> pd.DataFrame:
+    """An Arrow result as pandas (``self_destruct``: freeing ``table`` as it goes).
 
     Nullable integers and booleans go straight to pandas' masked dtypes; Ibis's own
     ``execute`` turns every column holding a null into Python objects first, which
@@ -375,9 +384,11 @@ def _fetch_duckdb(con, expr) -> pd.DataFrame:
     masked = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(),
               pa.int16(): pd.Int16Dtype(), pa.int8(): pd.Int8Dtype(),
               pa.bool_(): pd.BooleanDtype()}  # fmt: skip
-    table = con.to_pyarrow(expr)
     return table.to_pandas(
-        types_mapper=masked.get, date_as_object=False, split_blocks=True, self_destruct=True
+        types_mapper=masked.get,
+        date_as_object=False,
+        split_blocks=True,
+        self_destruct=self_destruct,
     )
 
 
