@@ -28,6 +28,7 @@ from analysis.cohort.engine import claim_month_range, connect, engine_name, sour
 from analysis.cohort.index import index_dates, nonoffered_index_date
 from analysis.cohort.outcomes import finish_outcomes, outcomes_expr, window_columns
 from analysis.cohort.panel import PANEL_COLUMNS, monthly_panel
+from analysis.cohort.runner import runner
 from analysis.cohort.spec import CohortSpec
 from analysis.data.contract import PROGRAM_LABELS
 
@@ -138,7 +139,8 @@ def build_cohorts(
 
     The code lists are matched and the dialysis months found once, and the claims of
     everyone in any of the cohorts are summarised once (``analysis.cohort.claims``);
-    each cohort equals its ``build_cohort``.
+    each cohort equals its ``build_cohort``. On DuckDB the queries run on a worker
+    thread while the next ones are compiled (``analysis.cohort.runner``).
 
     Returns
     -------
@@ -148,25 +150,34 @@ def build_cohorts(
     if isinstance(con, (str, os.PathLike)):
         con = connect(con, engine, validate=validate)
     items = list(specs.items() if isinstance(specs, dict) else ((s.spec_id, s) for s in specs))
+    specs = [spec for _, spec in items]
     months = claim_month_range(con)
-    for _, spec in items:
+    for spec in specs:
         spec.check_data_window(*months)
-    cached = []
+    dates: dict = {}  # the non-offered index date of each fiscal year, shared by specs
+    for spec in specs:
+        key = (spec.fiscal_year, spec.nonoffered_index_date)
+        if key not in dates:
+            dates[key] = nonoffered_index_date(con, spec)
+    defaults = [dates[(s.fiscal_year, s.nonoffered_index_date)] for s in specs]
     restore = _unordered(con)
     try:
-        codes = _cache(cached, code_flags(con))
-        dialysis = _cache(cached, dialysis_months(con, codes))
-        islands = _cache(cached, enrollment_islands(source(con, "enrollment")))
-        sels, stack = _select(con, [spec for _, spec in items], dialysis, islands, months, cached)
-        wins = _cache(cached, windows(stack))
-        dx = _cache(cached, diagnosis_months(con, wins, codes))
-        pm = _cache(cached, person_months(con, wins))
-        events = _cache(cached, event_flags(dx, dialysis))
-        tables = _tables(con, sels, stack, pm, dx, events, islands)
-        return {key: t for (key, _), t in zip(items, tables, strict=True)}
+        with runner(con) as run:
+            codes = run.cache(code_flags(con))
+            dialysis = run.cache(dialysis_months(con, codes))
+            islands = run.cache(enrollment_islands(source(con, "enrollment")))
+            stack, attritions = _select(run, specs, defaults, dialysis, islands)
+            wins = run.cache(windows(stack))
+            dx = run.cache(diagnosis_months(con, wins, codes))
+            pm = run.cache(person_months(con, wins))
+            events = run.cache(event_flags(dx, dialysis))
+            tables = _tables(run, specs, months, stack, pm, dx, events, islands)
+            out = {}
+            for (key, spec), t, a, d in zip(items, tables, attritions(), defaults, strict=True):
+                out[key] = Cohort(spec=spec, attrition=a, engine=engine_name(con),
+                                  nonoffered_index_date=d, **t)  # fmt: skip
+            return out
     finally:
-        for t in reversed(cached):  # free engine memory
-            t.release()
         restore()
 
 
@@ -182,25 +193,7 @@ def _unordered(con):
     return lambda: raw.sql(f"SET preserve_insertion_order = {str(bool(before)).lower()}")
 
 
-def _cache(cached: list, table):
-    """Cache ``table`` on the engine and remember it for release."""
-    t = table.cache()
-    cached.append(t)
-    return t
-
-
-@dataclass(frozen=True)
-class _Selection:
-    """A cohort selected but not yet tabulated: its spec, data months and attrition."""
-
-    spec: CohortSpec
-    first_month: dt.date
-    last_month: dt.date
-    default_date: dt.date
-    attrition: Attrition
-
-
-def _select(con, specs: list[CohortSpec], dialysis, islands, months, cached: list):
+def _select(run, specs: list[CohortSpec], defaults: list[dt.date], dialysis, islands):
     """Index dates, criteria and attrition of every spec, in stacked queries.
 
     The start populations of all specs are stacked (``_cohort`` numbers them, the spec's
@@ -209,91 +202,88 @@ def _select(con, specs: list[CohortSpec], dialysis, islands, months, cached: lis
 
     Returns
     -------
-    list of _Selection, ibis.Table
-        The selections, and the stacked cohorts (a cached table) with a row number
-        ``_row`` (``panel.KEYS``).
+    ibis.Table, callable
+        The stacked cohorts (a cached table) with a row number ``_row``
+        (``panel.KEYS``), and a function returning the specs' ``Attrition`` (waiting for
+        the counts).
     """
-    first_month, last_month = months
-    dates: dict = {}  # the non-offered index date of each fiscal year, shared by specs
+    con = run.con
     parts = []
-    for i, spec in enumerate(specs):
-        key = (spec.fiscal_year, spec.nonoffered_index_date)
-        if key not in dates:
-            dates[key] = nonoffered_index_date(con, spec)
-        start = index_dates(con, spec, dates[key])
+    for i, (spec, default) in enumerate(zip(specs, defaults, strict=True)):
+        start = index_dates(con, spec, default)
         parts.append(start.mutate(**spec_columns(start, spec, i)))
-    start = (parts[0] if len(parts) == 1 else ibis.union(*parts)).cache()
-    annotated = annotate(con, start, dialysis, islands).cache()
-    start.release()
-    try:
-        aggs, keeps, steps = {}, [], []
-        for i, spec in enumerate(specs):
-            keep = annotated._cohort == i
-            aggs[f"n{i}_0"] = annotated.count(where=keep)
-            steps.append(criteria(spec))
-            for j, c in enumerate(steps[-1], start=1):
-                keep = keep & c.condition(annotated, spec).fill_null(False)
-                aggs[f"n{i}_{j}"] = annotated.count(where=keep)
-            keeps.append(keep)
-        row = con.execute(annotated.aggregate(**aggs))
-        sels = []
+    start = run.cache(parts[0] if len(parts) == 1 else ibis.union(*parts))
+    annotated = run.cache(annotate(con, start, dialysis, islands))
+    run.release(start)
+    aggs, keeps, steps = {}, [], []
+    for i, spec in enumerate(specs):
+        keep = annotated._cohort == i
+        aggs[f"n{i}_0"] = annotated.count(where=keep)
+        steps.append(criteria(spec))
+        for j, c in enumerate(steps[-1], start=1):
+            keep = keep & c.condition(annotated, spec).fill_null(False)
+            aggs[f"n{i}_{j}"] = annotated.count(where=keep)
+        keeps.append(keep)
+    counts = run.submit(_execute_value, annotated.aggregate(**aggs))
+    kept = annotated.filter(functools.reduce(operator.or_, keeps))
+    row_number = ibis.row_number().over(order_by=[kept._cohort, kept.person_id])
+    stack = run.cache(kept.mutate(_row=row_number))
+    run.release(annotated)  # the whole start populations: freed once the cohorts are kept
+
+    def attritions() -> list[Attrition]:
+        row = counts.result()
+        out = []
         for i, spec in enumerate(specs):
             n = [int(row[f"n{i}_{j}"].iloc[0]) for j in range(len(steps[i]) + 1)]
             attrition = _first_step(spec).add_to(Attrition(spec.spec_id), n[0])
             for c, count in zip(steps[i], n[1:], strict=True):
                 attrition = attrition.add(c.name, c.ja, c.en, count)
-            date = dates[(spec.fiscal_year, spec.nonoffered_index_date)]
-            sels.append(_Selection(spec, first_month, last_month, date, attrition))
-        kept = annotated.filter(functools.reduce(operator.or_, keeps))
-        row_number = ibis.row_number().over(order_by=[kept._cohort, kept.person_id])
-        stack = _cache(cached, kept.mutate(_row=row_number))
-    finally:
-        annotated.release()  # the whole start populations: freed once the cohorts are kept
-    return sels, stack
+            out.append(attrition)
+        return out
+
+    return stack, attritions
 
 
-def _tables(con, sels: list[_Selection], stack, pm, dx, events, islands) -> list[Cohort]:
+def _execute_value(con, expr) -> pd.DataFrame:
+    return con.execute(expr)
+
+
+def _tables(run, specs: list[CohortSpec], months, stack, pm, dx, events, islands) -> list[dict]:
     """Baseline, outcomes and panel of the stacked cohorts ``stack`` (``pm``, ``dx`` and
     ``events`` may cover more people).
 
-    Each table is one query for all cohorts; the results are split by cohort before the
-    pandas finishing steps.
+    Baseline and outcomes are one query each for all cohorts, split by cohort before the
+    pandas finishing steps. The panel, the largest result, is one query per cohort, queued
+    at most two ahead of the one being converted, so that few of them are held at once.
     """
-    specs = [s.spec for s in sels]
-    months = range(-max(s.lookback_months for s in specs), max(s.followup_months for s in specs))
-    first, last = sels[0].first_month, sels[0].last_month
-    panel = monthly_panel(con, stack, pm, islands, first, last, months).cache()
-    try:
-        cost_windows = list(dict.fromkeys(w for s in specs for w in s.cost_windows_months))
-        baselines = _execute_parts(
-            con, baseline_expr(con, stack, panel, dx), "person_id", len(sels)
-        )
-        outcomes = _execute_parts(
-            con, outcomes_expr(con, stack, panel, events, cost_windows), "person_id", len(sels)
-        )
-        panels = [
-            _execute(
-                con,
-                panel.filter(panel._cohort == i).select(*PANEL_COLUMNS),
-                ["person_id", "rel_month"],
-            )
-            for i in range(len(sels))
-        ]  # one query each: a cohort's Arrow result is freed as it is converted
-    finally:
-        panel.release()
+    con = run.con
+    first, last = months
+    rel = range(-max(s.lookback_months for s in specs), max(s.followup_months for s in specs))
+    n = len(specs)
+    panel = run.cache(monthly_panel(con, stack, pm, islands, first, last, rel))
+    cost_windows = list(dict.fromkeys(w for s in specs for w in s.cost_windows_months))
+    baselines = _fetch_parts(run, baseline_expr(con, stack, panel, dx), "person_id", n)
+    outcomes = _fetch_parts(
+        run, outcomes_expr(con, stack, panel, events, cost_windows), "person_id", n
+    )
+
+    def panel_of(i: int):
+        rows = panel.filter(panel._cohort == i).select(*PANEL_COLUMNS)
+        return _fetch(run, rows, ["person_id", "rel_month"])
+
+    panels = [panel_of(i) for i in range(min(2, n))]
     out = []
-    for sel, b, o, p in zip(sels, baselines, outcomes, panels, strict=True):
+    for i, (spec, b, o) in enumerate(zip(specs, baselines(), outcomes(), strict=True)):
+        if i + 2 < n:
+            panels.append(panel_of(i + 2))
         out.append(
-            Cohort(
-                spec=sel.spec,
-                baseline=finish_baseline(b),
-                outcomes=finish_outcomes(_own_windows(o, sel.spec, cost_windows), sel.last_month),
-                panel_monthly=p,
-                attrition=sel.attrition,
-                engine=engine_name(con),
-                nonoffered_index_date=sel.default_date,
-            )
+            {
+                "baseline": finish_baseline(b),
+                "outcomes": finish_outcomes(_own_windows(o, spec, cost_windows), last),
+                "panel_monthly": panels[i](),
+            }
         )
+    run.release(panel)
     return out
 
 
@@ -334,42 +324,63 @@ def _first_step(spec: CohortSpec) -> _Step:
     return _Step("enrollees", "データ中の国保加入者", "NHI enrollees in the data")
 
 
-def _execute_parts(con, expr, order, n: int) -> list[pd.DataFrame]:
-    """Execute a stacked expression once and split it by ``_cohort`` (0..n-1).
+def _fetch_parts(run, expr, order, n: int):
+    """Queue a stacked expression; a function returning it split by ``_cohort`` (0..n-1).
 
     Each part is sorted by ``order``, has ``_cohort`` dropped, and its dtypes normalised on
-    its own rows (as ``_execute`` on that cohort alone would).
+    its own rows (as ``_fetch`` on that cohort alone would).
     """
     import numpy as np
 
     order = [order] if isinstance(order, str) else list(order)
     schema = ibis.schema({k: v for k, v in expr.schema().items() if k != "_cohort"})
-    if engine_name(con) == "duckdb":  # sorted by cohort: the parts are slices of the result
-        table = con.to_pyarrow(expr.order_by(["_cohort", *order]))
-        bounds = np.searchsorted(table.column("_cohort").to_numpy(), np.arange(n + 1))
-        table = table.drop_columns(["_cohort"])
-        return [
-            normalise(_to_pandas(table.slice(lo, hi - lo)), schema, copy=False)
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-        ]
-    df = _execute(con, expr, ["_cohort", *order], normalise_dtypes=False)
-    key = df.pop("_cohort").to_numpy()
-    parts = []
-    for i in range(n):
-        part = df.take(np.flatnonzero(key == i)).reset_index(drop=True)
-        parts.append(normalise(part, schema, copy=False))
-    return parts
+    if engine_name(run.con) == "duckdb":  # sorted by cohort: the parts are slices of the result
+        pending = run.arrow(expr.order_by(["_cohort", *order]))
+
+        def parts():
+            table = pending.result()
+            bounds = np.searchsorted(table.column("_cohort").to_numpy(), np.arange(n + 1))
+            table = table.drop_columns(["_cohort"])
+            return [
+                normalise(_to_pandas(table.slice(lo, hi - lo)), schema, copy=False)
+                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+            ]
+
+        return parts
+    fetched = _fetch(run, expr, ["_cohort", *order], normalise_dtypes=False)
+
+    def split():
+        df = fetched()
+        key = df.pop("_cohort").to_numpy()
+        parts = []
+        for i in range(n):
+            part = df.take(np.flatnonzero(key == i)).reset_index(drop=True)
+            parts.append(normalise(part, schema, copy=False))
+        return parts
+
+    return split
 
 
-def _execute(con, expr, order, *, normalise_dtypes: bool = True) -> pd.DataFrame:
-    """Execute, sort by ``order``, reset the index and normalise dtypes across engines."""
+def _fetch(run, expr, order, *, normalise_dtypes: bool = True):
+    """Queue ``expr``; a function returning it sorted by ``order``, with a fresh index and
+    dtypes normalised across engines."""
     order = [order] if isinstance(order, str) else list(order)
-    if engine_name(con) == "duckdb":  # sorted by the engine, converted without copies
-        df = _to_pandas(con.to_pyarrow(expr.order_by(order)), self_destruct=True)
-        return normalise(df, expr.schema(), copy=False) if normalise_dtypes else df
-    df = con.execute(expr)
-    df = df.sort_values(order, kind="stable").reset_index(drop=True)
-    return normalise(df, expr.schema()) if normalise_dtypes else df
+    schema = expr.schema()
+    if engine_name(run.con) == "duckdb":  # sorted by the engine, converted without copies
+        pending = run.arrow(expr.order_by(order))
+
+        def fetched():
+            df = _to_pandas(pending.result(), self_destruct=True)
+            return normalise(df, schema, copy=False) if normalise_dtypes else df
+
+        return fetched
+    pending = run.submit(_execute_value, expr)
+
+    def executed():
+        df = pending.result().sort_values(order, kind="stable").reset_index(drop=True)
+        return normalise(df, schema) if normalise_dtypes else df
+
+    return executed
 
 
 def _to_pandas(table, *, self_destruct: bool = False) -> pd.DataFrame:
