@@ -253,8 +253,8 @@ def _tables(run, specs: list[CohortSpec], months, stack, pm, dx, events, islands
     ``events`` may cover more people).
 
     Baseline and outcomes are one query each for all cohorts, split by cohort before the
-    pandas finishing steps. The panel, the largest result, is one query per cohort, queued
-    at most two ahead of the one being converted, so that few of them are held at once.
+    pandas finishing steps. The panel, the largest result, is one query per cohort, each
+    queued once the one before is converted, so that one of them is held at a time.
     """
     con = run.con
     first, last = months
@@ -271,18 +271,17 @@ def _tables(run, specs: list[CohortSpec], months, stack, pm, dx, events, islands
         rows = panel.filter(panel._cohort == i).select(*PANEL_COLUMNS)
         return _fetch(run, rows, ["person_id", "rel_month"])
 
-    panels = [panel_of(i) for i in range(min(2, n))]
+    pending = panel_of(0)
     out = []
     for i, (spec, b, o) in enumerate(zip(specs, baselines(), outcomes(), strict=True)):
-        if i + 2 < n:
-            panels.append(panel_of(i + 2))
-        out.append(
-            {
-                "baseline": finish_baseline(b),
-                "outcomes": finish_outcomes(_own_windows(o, spec, cost_windows), last),
-                "panel_monthly": panels[i](),
-            }
-        )
+        tables = {  # pandas work while the engine runs the panel query
+            "baseline": finish_baseline(b),
+            "outcomes": finish_outcomes(_own_windows(o, spec, cost_windows), last),
+        }
+        tables["panel_monthly"] = pending()
+        if i + 1 < n:
+            pending = panel_of(i + 1)
+        out.append(tables)
     run.release(panel)
     return out
 
@@ -335,10 +334,10 @@ def _fetch_parts(run, expr, order, n: int):
     order = [order] if isinstance(order, str) else list(order)
     schema = ibis.schema({k: v for k, v in expr.schema().items() if k != "_cohort"})
     if engine_name(run.con) == "duckdb":  # sorted by cohort: the parts are slices of the result
-        pending = run.arrow(expr.order_by(["_cohort", *order]))
+        pending = [run.arrow(expr.order_by(["_cohort", *order]))]
 
         def parts():
-            table = pending.result()
+            table = pending.pop().result()  # the Arrow result is freed once split
             bounds = np.searchsorted(table.column("_cohort").to_numpy(), np.arange(n + 1))
             table = table.drop_columns(["_cohort"])
             return [
@@ -367,17 +366,17 @@ def _fetch(run, expr, order, *, normalise_dtypes: bool = True):
     order = [order] if isinstance(order, str) else list(order)
     schema = expr.schema()
     if engine_name(run.con) == "duckdb":  # sorted by the engine, converted without copies
-        pending = run.arrow(expr.order_by(order))
+        pending = [run.arrow(expr.order_by(order))]
 
         def fetched():
-            df = _to_pandas(pending.result(), self_destruct=True)
+            df = _to_pandas(pending.pop().result(), self_destruct=True)
             return normalise(df, schema, copy=False) if normalise_dtypes else df
 
         return fetched
-    pending = run.submit(_execute_value, expr)
+    pending = [run.submit(_execute_value, expr)]
 
     def executed():
-        df = pending.result().sort_values(order, kind="stable").reset_index(drop=True)
+        df = pending.pop().result().sort_values(order, kind="stable").reset_index(drop=True)
         return normalise(df, schema) if normalise_dtypes else df
 
     return executed

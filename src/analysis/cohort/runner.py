@@ -87,7 +87,6 @@ class QueueRunner:
     def __init__(self, con):
         self.con = con
         self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cohort-duckdb")
-        self._pending: list[cf.Future] = []
         self._cached: list[str] = []
         self._error: BaseException | None = None
 
@@ -109,9 +108,7 @@ class QueueRunner:
                 self._error = e
                 raise
 
-        future = self._pool.submit(task)
-        self._pending.append(future)
-        return future
+        return self._pool.submit(task)  # held by the caller only: a result is freed with it
 
     def cache(self, expr) -> ibis.Table:
         """Queue creating a temporary table from ``expr``; return it as a table now."""
