@@ -100,8 +100,8 @@ def finish_baseline(df: pd.DataFrame) -> pd.DataFrame:
         out[c] = out[c].astype(bool)
     lo = (out["age_years"] // 5) * 5
     out["age_band"] = lo.astype(str) + "-" + (lo + 4).astype(str)
-    birth = pd.to_datetime(out.pop("birth_date"))
-    exam = pd.to_datetime(out["checkup_date"])
+    birth = as_datetime(out.pop("birth_date"))
+    exam = as_datetime(out["checkup_date"])
     out["checkup_age_years"] = _age(birth, exam.dt.year, exam.dt.month * 100 + exam.dt.day)
     # MHLW counts the age reached by the end of the checkup's fiscal year (年度末年齢,
     # 31 March): someone who turns 65 before then is in the 65-74 group.
@@ -110,6 +110,12 @@ def finish_baseline(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat([out, strat], axis=1)
     first = ["person_id", "household_id", "sex", "age_years", "age_band"]
     return out[first + [c for c in out.columns if c not in first]]
+
+
+def as_datetime(col: pd.Series) -> pd.Series:
+    """``col`` as datetimes; returned as it is when it holds datetimes already
+    (``pandas.to_datetime`` walks every value of such a column to decide on caching)."""
+    return col if pd.api.types.is_datetime64_dtype(col) else pd.to_datetime(col)
 
 
 def _age(birth: pd.Series, year, month_day) -> pd.Series:

@@ -14,7 +14,7 @@ import ibis
 import pandas as pd
 
 from analysis.cohort.attrition import Attrition
-from analysis.cohort.baseline import baseline_expr, finish_baseline
+from analysis.cohort.baseline import as_datetime, baseline_expr, finish_baseline
 from analysis.cohort.claims import (
     code_flags,
     diagnosis_months,
@@ -411,9 +411,7 @@ def normalise(df: pd.DataFrame, schema: ibis.Schema, *, copy: bool = True) -> pd
     for name, dtype in schema.items():
         col = out[name]
         if dtype.is_date() or dtype.is_timestamp():
-            if not pd.api.types.is_datetime64_dtype(col):  # to_datetime is slow on datetimes
-                col = pd.to_datetime(col)
-            out[name] = col.astype("datetime64[ns]")
+            out[name] = as_datetime(col).astype("datetime64[ns]")
         elif dtype.is_integer():
             want = "Int64" if col.isna().any() else "int64"
             if col.dtype != want:

@@ -17,7 +17,7 @@ import datetime as dt
 import ibis
 import pandas as pd
 
-from analysis.cohort.baseline import CHECKUP_VALUES
+from analysis.cohort.baseline import CHECKUP_VALUES, as_datetime
 from analysis.cohort.codes import EVENTS, INPATIENT_EVENTS
 from analysis.cohort.engine import source
 from analysis.cohort.expr import FAR_FUTURE, left_join_all, month_date, month_ord
@@ -118,9 +118,9 @@ def finish_outcomes(df: pd.DataFrame, last_month: dt.date) -> pd.DataFrame:
     """
     out = df.copy()
     data_end = pd.Timestamp(last_month) + pd.offsets.MonthEnd(0)
-    index = pd.to_datetime(out["index_date"])
-    death = pd.to_datetime(out["death_date"])
-    enr_end = pd.to_datetime(out["enrollment_end"])
+    index = as_datetime(out["index_date"])
+    death = as_datetime(out["death_date"])
+    enr_end = as_datetime(out["enrollment_end"])
     obs_end = enr_end.fillna(data_end).clip(upper=data_end)
     censor = pd.concat([obs_end, death], axis=1).min(axis=1)
     reason = pd.Series("data_end", index=out.index, dtype="string")
@@ -129,7 +129,7 @@ def finish_outcomes(df: pd.DataFrame, last_month: dt.date) -> pd.DataFrame:
     out["followup_end"] = censor
     out["followup_end_reason"] = reason
     for e in CLAIM_EVENTS:
-        month = pd.to_datetime(out.pop(f"{e}_month"))
+        month = as_datetime(out.pop(f"{e}_month"))
         event = month.notna() & (month <= censor)
         mid = (month + pd.Timedelta(days=14)).clip(lower=index)
         when = mid.where(mid <= censor, censor).where(event)
