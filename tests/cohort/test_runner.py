@@ -59,3 +59,15 @@ def test_cached_tables_keep_the_expression_types(micro_path):
         got = run.arrow(cached.order_by("person_id")).result()
     want = con.to_pyarrow(expr.order_by("person_id"))
     assert got.equals(want)
+
+
+def test_an_error_in_the_caller_stops_the_queue_and_drops_the_tables(micro_path):
+    con = connect(micro_path, validate=False)
+    enrollment = con.table("enrollment")
+    with pytest.raises(KeyError, match="caller"):
+        with runner(con) as run:
+            cached = run.cache(enrollment.select("person_id"))
+            run.cache(cached.mutate(n=cached.person_id.length()))
+            raise KeyError("caller")
+    assert not _temp_tables(con)
+    assert con.execute(enrollment.count()) > 0

@@ -17,6 +17,7 @@ created with the column types of its expression's schema, as Ibis's ``cache`` do
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import itertools
 from collections.abc import Callable
 
@@ -94,9 +95,11 @@ class QueueRunner:
         return self
 
     def __exit__(self, kind, value, tb) -> None:
-        # an error raised in this thread is the one to see, unless it only says that a
-        # query was skipped after the worker's first error
-        self.close(raise_error=kind is None or issubclass(kind, _Skipped))
+        if kind is None or issubclass(kind, _Skipped):
+            # the worker's first error is the one to see, not that a later query skipped
+            self.close()
+        else:  # an error here (or an interrupt): stop the engine, keep that error
+            self.close(raise_error=False, cancel=True)
 
     def _run(self, fn: Callable, *args) -> cf.Future:
         def task():
@@ -135,10 +138,11 @@ class QueueRunner:
         return op.to_expr()
 
     def release(self, table) -> None:
-        """Queue dropping a table made by ``cache`` (after the queries before it)."""
+        """Queue dropping a table made by ``cache`` (after the queries before it; also
+        after an error)."""
         name = table.op().name
         self._cached.remove(name)
-        self._run(self._drop, name)
+        self._pool.submit(self._drop, name)
 
     def _drop(self, name: str) -> None:
         self.con.con.execute(f"DROP TABLE IF EXISTS temp.main.{_quote(name)}")
@@ -161,12 +165,23 @@ class QueueRunner:
 
         return self._run(fetch)
 
-    def close(self, *, raise_error: bool = True) -> None:
-        """Wait for every query, drop the tables still cached, raise the first error."""
-        for name in reversed(self._cached):
-            self._pool.submit(self._drop, name)
-        self._cached = []
+    def close(self, *, raise_error: bool = True, cancel: bool = False) -> None:
+        """Wait for the queries, drop the tables still cached, raise the first error.
+
+        ``cancel``: drop the queries not yet started and interrupt the running one.
+        """
+        if cancel:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            with contextlib.suppress(Exception):
+                self.con.con.interrupt()
         self._pool.shutdown(wait=True)
+        for name in reversed(self._cached):  # the worker is done: this thread may query
+            try:
+                self._drop(name)
+            except Exception:
+                if not cancel:
+                    raise
+        self._cached = []
         if raise_error and self._error is not None:
             raise self._error
 
