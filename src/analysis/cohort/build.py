@@ -27,7 +27,7 @@ from analysis.cohort.criteria import annotate, criteria, enrollment_islands, spe
 from analysis.cohort.engine import claim_month_range, connect, engine_name, source
 from analysis.cohort.index import index_dates, nonoffered_index_date
 from analysis.cohort.outcomes import finish_outcomes, outcomes_expr, window_columns
-from analysis.cohort.panel import PANEL_COLUMNS, monthly_panel
+from analysis.cohort.panel import KEYS, PANEL_COLUMNS, monthly_panel
 from analysis.cohort.runner import runner
 from analysis.cohort.spec import CohortSpec
 from analysis.data.contract import PROGRAM_LABELS
@@ -267,9 +267,9 @@ def _tables(run, specs: list[CohortSpec], months, stack, pm, dx, events, islands
         run, outcomes_expr(con, stack, panel, events, cost_windows), "person_id", n
     )
 
-    def panel_of(i: int):
-        rows = panel.filter(panel._cohort == i).select(*PANEL_COLUMNS)
-        return _fetch(run, rows, ["person_id", "rel_month"])
+    def panel_of(i: int):  # sorted on the row number: the person-id order, in integers
+        rows = panel.filter(panel._cohort == i).select(*KEYS, *PANEL_COLUMNS)
+        return _fetch(run, rows, [*KEYS, "rel_month"], drop=KEYS)
 
     pending = panel_of(0)
     out = []
@@ -360,23 +360,27 @@ def _fetch_parts(run, expr, order, n: int):
     return split
 
 
-def _fetch(run, expr, order, *, normalise_dtypes: bool = True):
-    """Queue ``expr``; a function returning it sorted by ``order``, with a fresh index and
-    dtypes normalised across engines."""
+def _fetch(run, expr, order, *, drop=(), normalise_dtypes: bool = True):
+    """Queue ``expr``; a function returning it sorted by ``order``, without the columns
+    ``drop`` (sort keys not published), with a fresh index and dtypes normalised across
+    engines."""
     order = [order] if isinstance(order, str) else list(order)
-    schema = expr.schema()
+    drop = list(drop)
+    schema = ibis.schema({k: v for k, v in expr.schema().items() if k not in drop})
     if engine_name(run.con) == "duckdb":  # sorted by the engine, converted without copies
         pending = [run.arrow(expr.order_by(order))]
 
         def fetched():
-            df = _to_pandas(pending.pop().result(), self_destruct=True)
+            table = pending.pop().result().drop_columns(drop)
+            df = _to_pandas(table, self_destruct=True)
             return normalise(df, schema, copy=False) if normalise_dtypes else df
 
         return fetched
     pending = [run.submit(_execute_value, expr)]
 
     def executed():
-        df = pending.pop().result().sort_values(order, kind="stable").reset_index(drop=True)
+        df = pending.pop().result().sort_values(order, kind="stable")
+        df = df.drop(columns=drop).reset_index(drop=True)
         return normalise(df, schema) if normalise_dtypes else df
 
     return executed
@@ -411,7 +415,8 @@ def normalise(df: pd.DataFrame, schema: ibis.Schema, *, copy: bool = True) -> pd
     for name, dtype in schema.items():
         col = out[name]
         if dtype.is_date() or dtype.is_timestamp():
-            out[name] = as_datetime(col).astype("datetime64[ns]")
+            if col.dtype != "datetime64[ns]":
+                out[name] = as_datetime(col).astype("datetime64[ns]")
         elif dtype.is_integer():
             want = "Int64" if col.isna().any() else "int64"
             if col.dtype != want:
@@ -424,5 +429,6 @@ def normalise(df: pd.DataFrame, schema: ibis.Schema, *, copy: bool = True) -> pd
             if col.dtype != "float64":
                 out[name] = col.astype("float64")
         elif dtype.is_string():
-            out[name] = col.astype(object).where(col.notna(), None)
+            if col.dtype != object or col.isna().any():  # missing values as None
+                out[name] = col.astype(object).where(col.notna(), None)
     return out
