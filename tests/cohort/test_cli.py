@@ -24,6 +24,7 @@ def test_bench_cohort_json_on_a_given_dataset(micro_path):
     ratio = out["pandas_seconds"] / out["engine_seconds"]
     assert out["speedup"] == pytest.approx(ratio, rel=0.05, abs=0.01)
     assert out["peak_rss_mb"] > 50
+    assert 0 < out["results_mb"] < out["peak_rss_mb"]
 
 
 def test_bench_cohort_refuses_bad_options_and_sizes_the_budget(micro_path):

@@ -106,7 +106,13 @@ def run_phase(
         cohorts = {k: build_cohort_pandas(tabs, s) for k, s in specs.items()}
     seconds = time.perf_counter() - t0
     counts = {k: c.attrition.final for k, c in cohorts.items()}
-    print(json.dumps({"seconds": seconds, "cohort_sizes": counts}), flush=True)
+    tables = [
+        getattr(c, t) for c in cohorts.values() for t in ("baseline", "outcomes", "panel_monthly")
+    ]
+    results = sum(int(df.memory_usage(index=True).sum()) for df in tables) / 2**20
+    print(
+        json.dumps({"seconds": seconds, "cohort_sizes": counts, "results_mb": results}), flush=True
+    )
 
 
 def _pandas_footprint_mb(dataset: Path) -> float:
@@ -146,7 +152,10 @@ def bench_cohort(
     that its share of the peak stays flat as the data grows; the pandas results
     themselves (one row per person, 36 per person in the panel) grow with the cohorts.
     The last line (with ``--json``) is one JSON object: ``population, enrollees,
-    claim_rows, engine, engine_seconds, pandas_seconds, speedup, peak_rss_mb`` and more.
+    claim_rows, engine, engine_seconds, pandas_seconds, speedup, peak_rss_mb`` and more;
+    ``results_mb`` is the memory of the returned tables themselves (person-id strings,
+    shared between a person's rows, not counted), the part of the peak that grows with
+    the cohorts whatever the engine.
     """
     from analysis.cohort.engine import ENGINES
 
@@ -217,6 +226,7 @@ def _bench(
         "pandas_seconds": pandas_seconds,
         "speedup": None if pandas is None else round(pandas["seconds"] / eng["seconds"], 2),
         "peak_rss_mb": eng["peak_rss_mb"],
+        "results_mb": round(eng["results_mb"], 2),
         "pandas_peak_rss_mb": None if pandas is None else pandas["peak_rss_mb"],
         "pandas_skipped_estimate_mb": None if pandas is not None else round(footprint),
         "cohort_sizes": eng["cohort_sizes"],
