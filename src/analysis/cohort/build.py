@@ -171,6 +171,8 @@ def build_cohorts(
             dx = run.cache(diagnosis_months(con, wins, codes))
             pm = run.cache(person_months(con, wins))
             events = run.cache(event_flags(dx, dialysis))
+            for t in (codes, dialysis, wins):  # each table is dropped after its last reader
+                run.release(t)
             tables = _tables(run, specs, months, stack, pm, dx, events, islands)
             out = {}
             for (key, spec), t, a, d in zip(items, tables, attritions(), defaults, strict=True):
@@ -261,11 +263,16 @@ def _tables(run, specs: list[CohortSpec], months, stack, pm, dx, events, islands
     rel = range(-max(s.lookback_months for s in specs), max(s.followup_months for s in specs))
     n = len(specs)
     panel = run.cache(monthly_panel(con, stack, pm, islands, first, last, rel))
+    run.release(pm)
+    run.release(islands)
     cost_windows = list(dict.fromkeys(w for s in specs for w in s.cost_windows_months))
     baselines = _fetch_parts(run, baseline_expr(con, stack, panel, dx), "person_id", n)
+    run.release(dx)
     outcomes = _fetch_parts(
         run, outcomes_expr(con, stack, panel, events, cost_windows), "person_id", n
     )
+    run.release(events)
+    run.release(stack)
 
     def panel_of(i: int):  # sorted on the row number: the person-id order, in integers
         rows = panel.filter(panel._cohort == i).select(*KEYS, *PANEL_COLUMNS)
@@ -278,11 +285,12 @@ def _tables(run, specs: list[CohortSpec], months, stack, pm, dx, events, islands
             "baseline": finish_baseline(b),
             "outcomes": finish_outcomes(_own_windows(o, spec, cost_windows), last),
         }
+        if i + 1 == n:
+            run.release(panel)
         tables["panel_monthly"] = pending()
         if i + 1 < n:
             pending = panel_of(i + 1)
         out.append(tables)
-    run.release(panel)
     return out
 
 

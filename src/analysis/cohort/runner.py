@@ -54,8 +54,8 @@ class SyncRunner:
         return t
 
     def release(self, table) -> None:
-        table.release()
-        self._cached = [t for t in self._cached if t is not table]
+        """Kept until ``close``: an engine that caches lazily (Spark) may not have
+        materialised the tables read from ``table`` yet."""
 
     def submit(self, fn: Callable, *args) -> Done:
         """Run ``fn(con, *args)`` now; its value is ``.result()``."""
