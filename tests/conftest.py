@@ -30,3 +30,20 @@ def small_dataset(small_dataset_path):
     from analysis.data import load_dataset
 
     return load_dataset(small_dataset_path)
+
+
+@pytest.fixture
+def mvm_eval(monkeypatch, capsys):
+    """Run the real ``mvm-eval`` entry point with arguments; return (exit status,
+    standard error)."""
+    import sys
+
+    from analysis import cli
+
+    def run(*args) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["mvm-eval", *map(str, args)])
+        with pytest.raises(SystemExit) as e:
+            cli.main()
+        return e.value.code, capsys.readouterr().err
+
+    return run

@@ -1,12 +1,10 @@
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from analysis import cli as main_cli
 from analysis.data import DatasetWriter, load_dataset
 from analysis.data.contract import TABLES, arrow_schema
 from analysis.data.dataset import OutputExists
@@ -133,31 +131,23 @@ def test_a_file_in_the_way_is_a_one_line_user_error(tmp_path, replace):
     assert f.read_text() == "x"
 
 
-def _main(monkeypatch, capsys, *args) -> tuple[int, str]:
-    """Run the real ``mvm-eval`` entry point; return (exit status, standard error)."""
-    monkeypatch.setattr(sys, "argv", ["mvm-eval", *map(str, args)])
-    with pytest.raises(SystemExit) as e:
-        main_cli.main()
-    return e.value.code, capsys.readouterr().err
-
-
-def test_import_and_export_replace_only_their_own_output(tmp_path, monkeypatch, capsys):
+def test_import_and_export_replace_only_their_own_output(tmp_path, monkeypatch, mvm_eval):
     ds = tiny.write_tiny_dataset(tmp_path / "ds")
     out = tmp_path / "mine"
     before = _unrelated(out)
-    code, err = _main(monkeypatch, capsys, "export", ds, "--out", out, "--replace")
+    code, err = mvm_eval("export", ds, "--out", out, "--replace")
     assert code == 2 and err.count("\n") == 1 and "--out" in err and str(out) in err
     # An earlier export is replaced.
-    assert _main(monkeypatch, capsys, "export", ds, "--out", tmp_path / "csv")[0] == 0
+    assert mvm_eval("export", ds, "--out", tmp_path / "csv")[0] == 0
     n_files = len(list((tmp_path / "csv").iterdir()))
-    assert _main(monkeypatch, capsys, "export", ds, "--out", tmp_path / "csv", "--replace")[0] == 0
+    assert mvm_eval("export", ds, "--out", tmp_path / "csv", "--replace")[0] == 0
     assert len(list((tmp_path / "csv").iterdir())) == n_files > 0
     monkeypatch.setenv("MVM_EVAL_PSEUDONYM_KEY", "k" * 32)
     args = ("import", "--in", tmp_path / "csv", "--out")
-    code, err = _main(monkeypatch, capsys, *args, out, "--replace")
+    code, err = mvm_eval(*args, out, "--replace")
     assert code == 2 and "--out" in err and "not a dataset" in err, err
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
-    assert _main(monkeypatch, capsys, *args, tmp_path / "back")[0] == 0
-    assert _main(monkeypatch, capsys, *args, tmp_path / "back", "--replace")[0] == 0
-    code, err = _main(monkeypatch, capsys, "export", ds, "--out", out / "thesis.docx" / "x")
+    assert mvm_eval(*args, tmp_path / "back")[0] == 0
+    assert mvm_eval(*args, tmp_path / "back", "--replace")[0] == 0
+    code, err = mvm_eval("export", ds, "--out", out / "thesis.docx" / "x")
     assert code == 2 and "--out" in err and "Traceback" not in err

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from analysis import cli as main_cli
 from analysis.data.synthetic import cli
 from analysis.errors import UserError
 
@@ -81,26 +79,18 @@ def test_bench_rejects_bad_sizes():
         cli.bench_simulate(populations="10,abc")
 
 
-def _main(monkeypatch, capsys, *args) -> tuple[int, str]:
-    """Run the real ``mvm-eval`` entry point; return (exit status, standard error)."""
-    monkeypatch.setattr(sys, "argv", ["mvm-eval", *map(str, args)])
-    with pytest.raises(SystemExit) as e:
-        main_cli.main()
-    return e.value.code, capsys.readouterr().err
-
-
-def test_replace_never_deletes_a_directory_that_is_not_a_dataset(tmp_path, monkeypatch, capsys):
+def test_replace_never_deletes_a_directory_that_is_not_a_dataset(tmp_path, mvm_eval):
     out = tmp_path / "documents"
     out.mkdir()
     (out / "letter.txt").write_text("keep me")
     args = ("simulate", "--population", "1000", "--years", "2023", "--out", out, "--replace")
-    code, err = _main(monkeypatch, capsys, *args)
+    code, err = mvm_eval(*args)
     assert code == 2 and err.count("\n") == 1 and f"--out {out}" in err, err
     assert [p.name for p in out.iterdir()] == ["letter.txt"]
     assert (out / "letter.txt").read_text() == "keep me"
 
 
-def test_a_bad_out_path_is_one_line_with_exit_status_2(tmp_path, monkeypatch, capsys):
+def test_a_bad_out_path_is_one_line_with_exit_status_2(tmp_path, mvm_eval):
     f = tmp_path / "file.txt"
     f.write_text("x")
     bad = [(f / "sub",), (f, "--replace"), (f,)]
@@ -108,7 +98,7 @@ def test_a_bad_out_path_is_one_line_with_exit_status_2(tmp_path, monkeypatch, ca
         bad.append((Path("/proc/no-such-dir/city"),))
     for out, *rest in bad:
         args = ("simulate", "--population", "1000", "--years", "2023", "--out", out, *rest)
-        code, err = _main(monkeypatch, capsys, *args)
+        code, err = mvm_eval(*args)
         assert code == 2, (out, err)
         assert err.count("\n") == 1 and f"--out {out}" in err and "Traceback" not in err, err
     assert f.read_text() == "x"
