@@ -262,7 +262,7 @@ def _tables(run, specs: list[CohortSpec], months, stack, pm, dx, events, islands
     first, last = months
     rel = range(-max(s.lookback_months for s in specs), max(s.followup_months for s in specs))
     n = len(specs)
-    panel = run.cache(monthly_panel(con, stack, pm, islands, first, last, rel))
+    panel = run.cache(monthly_panel(stack, pm, islands, first, last, rel))
     run.release(pm)
     run.release(islands)
     cost_windows = list(dict.fromkeys(w for s in specs for w in s.cost_windows_months))

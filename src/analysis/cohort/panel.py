@@ -26,14 +26,11 @@ KEYS = ("_row",)
 aggregations of the panel hash integers rather than person ids."""
 
 
-def monthly_panel(
-    con, persons, pm, islands, first_month: dt.date, last_month: dt.date, months: range
-):
+def monthly_panel(persons, pm, islands, first_month: dt.date, last_month: dt.date, months: range):
     """The person x month table of a stack of cohorts as an Ibis expression.
 
     Parameters
     ----------
-    con : ibis backend
     persons : ibis.Table
         The stacked cohorts: ``person_id, index_date, death_date, _cohort, _row,
         _lookback, _followup``.
