@@ -40,7 +40,7 @@ nbval: $(STAMP) ## check that the committed notebook outputs still reproduce
 	  --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
 notebooks: $(STAMP) ## regenerate the committed notebook outputs (preview town; idempotent)
-	$(BIN)/python -m analysis.notebook_outputs
+	$(BIN)/python -m analysis.runs.notebook_outputs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

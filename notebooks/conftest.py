@@ -7,7 +7,7 @@ Run from the project root (``make test`` does)::
 The notebooks run in file order in one process (02-05 read what 01 wrote), each in one
 kernel. Before the first cell the preview town is simulated afresh and its run directory
 emptied; the parameters cell is executed with the preview parameters appended, exactly
-as ``python -m analysis.notebook_outputs`` (``make notebooks``) does when it writes the
+as ``python -m analysis.runs.notebook_outputs`` (``make notebooks``) does when it writes the
 committed outputs. Kernels use IPC sockets, never TCP ports.
 """
 
@@ -18,7 +18,7 @@ import os
 
 import pytest
 
-from analysis import notebook_outputs as nbo
+from analysis.runs import notebook_outputs as nbo
 
 collect_ignore = ["exploratory"]  # scratch notebooks carry no committed outputs
 
@@ -40,7 +40,7 @@ def pytest_configure(config):
     os.environ.pop("MPLBACKEND", None)  # inline figures, as when the outputs were made
     import nbval.kernel
 
-    from analysis.kernels import BlockingIPCKernelManager
+    from analysis.runs.kernels import BlockingIPCKernelManager
 
     nbval.kernel.KernelManager = BlockingIPCKernelManager
     nbval.kernel.RunningKernel.execute_cell_input = _execute_with_history

@@ -28,7 +28,7 @@ _EXPORTS = {
     "iv_effect": "analysis.causal",
     "e_value": "analysis.causal",
     "combine_results": "analysis.causal",
-    "suppress_small_counts": "analysis.publish",
+    "suppress_small_counts": "analysis.report.publish",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -3,7 +3,7 @@
 This module only wires commands together. Each area owns its commands in its own
 ``cli`` module (``analysis.data.cli``, ``analysis.data.synthetic.cli``,
 ``analysis.cohort.cli``, ``analysis.risk.cli``, ``analysis.causal.cli``,
-``analysis.pipeline``, ``analysis.report``); heavy libraries are imported inside the
+``analysis.runs.pipeline``, ``analysis.report.render``); heavy libraries are imported inside the
 command functions so that ``mvm-eval --help`` stays fast.
 
 Errors the user can fix (bad input, missing files) are raised as ``UserError`` and
@@ -30,12 +30,13 @@ app.add_typer(bench_app, name="bench")
 
 
 def _register() -> None:
-    from analysis import pipeline, report
     from analysis.causal import cli as causal_cli
     from analysis.cohort import cli as cohort_cli
     from analysis.data import cli as data_cli
     from analysis.data.synthetic import cli as synth_cli
+    from analysis.report import render as report
     from analysis.risk import cli as risk_cli
+    from analysis.runs import pipeline
 
     app.command("simulate")(synth_cli.simulate)
     app.command("import")(data_cli.import_command)

@@ -12,9 +12,9 @@ import json
 import pandas as pd
 import pytest
 
-from analysis import artifacts as art
-from analysis.pipeline import STEPS, RunSettings, run_pipeline, verify_run
-from analysis.report_contract import REPORT_ARTIFACTS
+from analysis.report.contract import REPORT_ARTIFACTS
+from analysis.runs import artifacts as art
+from analysis.runs.pipeline import STEPS, RunSettings, run_pipeline, verify_run
 
 POPULATION, SEED, UPTAKE = 6000, 7, 25.0
 """A small town with a raised program uptake, so the effect notebooks have people."""

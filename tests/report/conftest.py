@@ -1,5 +1,5 @@
 """A fabricated run of every artifact the report reads (REPORT_ARTIFACTS), with plausible
-values, written through ``analysis.artifacts.save_*`` as the step notebooks will.
+values, written through ``analysis.runs.artifacts.save_*`` as the step notebooks will.
 
 Planted traps: a person-level artifact with id-like strings and exact birth dates that
 must never reach the report; small counts (1-9) in count tables; an estimate that failed
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import artifacts as art
+from analysis.runs import artifacts as art
 from analysis.seeds import rng
 
 PLANTED_IDS = ("PX9F3A7C21E0", "PX0B44D1E9A7", "PX7C2E90F13B")
@@ -38,7 +38,7 @@ def _figure(title: str, seed: int, name: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis.fonts import configure_matplotlib
+    from analysis.report.fonts import configure_matplotlib
 
     configure_matplotlib()
     fig, ax = plt.subplots(figsize=(4.5, 2.6))
@@ -348,7 +348,7 @@ def executed_run(run_dir) -> Path:
     import papermill
 
     from analysis.config import REPORTS_DIR
-    from analysis.kernels import IPCKernelManager
+    from analysis.runs.kernels import IPCKernelManager
 
     out = run_dir / "report" / "annual_report.ipynb"
     out.parent.mkdir(exist_ok=True)
@@ -368,7 +368,7 @@ def rendered(executed_run):
     import contextlib
     import io
 
-    from analysis.report import render_report
+    from analysis.report.render import render_report
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err):

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from analysis.fonts import (
+from analysis.report.fonts import (
     MissingGlyphsError,
     check_glyph_coverage,
     configure_matplotlib,
@@ -15,7 +15,7 @@ from analysis.fonts import (
     missing_glyphs,
     typst_font_paths,
 )
-from analysis.i18n import LANGS, Strings
+from analysis.report.i18n import LANGS, Strings
 
 
 def test_font_is_a_real_japanese_font_file():

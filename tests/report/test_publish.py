@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from analysis.publish import (
+from analysis.report.publish import (
     COMPLEMENT_MARK,
     check_published_html,
     find_external_references,

@@ -12,13 +12,13 @@ import nbformat
 import pytest
 
 from analysis.errors import UserError
-from analysis.fonts import MissingGlyphsError, japanese_font
-from analysis.i18n import LANGS, Strings
-from analysis.publish import find_external_references, find_small_counts, table_cells
-from analysis.report import DisclosureError, render_report
-from analysis.report_contract import REPORT_ARTIFACTS
-from analysis.report_markdown import BLOCK_MIME
-from analysis.report_sections import SECTIONS
+from analysis.report.contract import REPORT_ARTIFACTS
+from analysis.report.fonts import MissingGlyphsError, japanese_font
+from analysis.report.i18n import LANGS, Strings
+from analysis.report.markdown import BLOCK_MIME
+from analysis.report.publish import find_external_references, find_small_counts, table_cells
+from analysis.report.render import DisclosureError, render_report
+from analysis.report.sections import SECTIONS
 
 N_FIGURES = sum(a.kind == "figure" for a in REPORT_ARTIFACTS)
 needs_poppler = pytest.mark.skipif(

@@ -10,23 +10,23 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from analysis import artifacts as art
-from analysis.i18n import LANGS, Strings
-from analysis.report_contract import REPORT_ARTIFACTS, contract_frame
-from analysis.report_markdown import BLOCK_MIME, ReportBlock
-from analysis.report_runs import (
+from analysis.report.contract import REPORT_ARTIFACTS, contract_frame
+from analysis.report.i18n import LANGS, Strings
+from analysis.report.markdown import BLOCK_MIME, ReportBlock
+from analysis.report.run_record import (
     previous_run,
     run_provenance,
     verify_command_text,
     wareki_fiscal_year,
 )
-from analysis.report_sections import (
+from analysis.report.sections import (
     SECTIONS,
     Report,
     plain_reason,
     report_title,
     section_markdown,
 )
+from analysis.runs import artifacts as art
 
 
 @pytest.fixture(scope="module")
@@ -240,8 +240,8 @@ def test_table1_small_count_prefix_is_hidden(sections):
 
 
 def test_key_figures_read_published_counts_with_separators_and_marks(tmp_path):
-    from analysis import artifacts as art
-    from analysis.report_runs import key_figures
+    from analysis.report.run_record import key_figures
+    from analysis.runs import artifacts as art
 
     run = tmp_path / "FY2023" / "r1"
     part = pd.DataFrame({"program_ja": ["運動", "伴走"], "program_en": ["V", "M"],
@@ -395,7 +395,7 @@ def test_cost_figures_name_no_column_and_are_saved_in_both_languages(tmp_path):
 
 
 def test_table_columns_keep_headers_and_ranges_whole():
-    from analysis.report_markdown import TABLE_WIDTH, column_widths
+    from analysis.report.markdown import TABLE_WIDTH, column_widths
 
     head = ["Outcome", "p-value", "Participants", "95% CI", "Reliability"]
     body = [["Vitality (exercise): Medical cost, 12 months", "0.042", "90",
@@ -447,7 +447,7 @@ def test_balance_and_overlap_figures_are_labelled_for_readers():
 
 
 def test_prose_dates_read_naturally(sections):
-    from analysis.report_sections import fmt_date
+    from analysis.report.sections import fmt_date
 
     assert fmt_date("2023-04-01", "ja") == "2023年4月1日"
     assert fmt_date("2024-03-31", "en") == "31 March 2024"
@@ -457,7 +457,7 @@ def test_prose_dates_read_naturally(sections):
 
 
 def test_an_estimate_near_zero_gets_the_decimals_of_its_interval():
-    from analysis.report_sections import _digits
+    from analysis.report.sections import _digits
 
     assert _digits({"estimate": 0.0077, "ci_low": -0.373, "ci_high": 0.3884}) == 2
     assert _digits({"estimate": -26_410.0, "ci_low": -103_963.0, "ci_high": 51_143.0}) == 0

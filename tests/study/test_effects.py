@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.report_contract import artifact_spec
+from analysis.report.contract import artifact_spec
 from analysis.seeds import rng
 from analysis.study.effects import (
     COVARIATES,

@@ -107,7 +107,7 @@ class Attrition:
             Show counts below it as ``<n`` (for published figures).
         """
         from analysis.cohort.flowchart import draw_flow
-        from analysis.i18n import with_editions
+        from analysis.report.i18n import with_editions
 
         df = self.to_frame(lang) if min_cell_count is None else self.published(min_cell_count, lang)
         ax = draw_flow(df, ax=ax, lang=lang, min_cell_count=min_cell_count)

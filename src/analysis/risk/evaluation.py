@@ -162,7 +162,7 @@ PLOT_LABELS = {
 
 def _labels(lang: str) -> dict[str, str]:
     """Labels for ``lang``; Japanese also registers the Japanese font with matplotlib."""
-    from analysis.i18n import figure_labels
+    from analysis.report.i18n import figure_labels
 
     return figure_labels(PLOT_LABELS, lang)
 

@@ -12,9 +12,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from analysis import publish
 from analysis.config import MIN_CELL_COUNT
 from analysis.data.contract import RISK_TIER_LABELS, RISK_TIERS
+from analysis.report import publish
 from analysis.seeds import rng
 
 PROGRAM_BY_TIER = {"low": "vitality", "middle": "vitality", "high": "mystar"}
@@ -176,7 +176,7 @@ def tier_counts(
     -------
     pandas.DataFrame
         Rows (``age_band``, ``sex``), one column per tier (low, middle, high), as text fit
-        to publish (``analysis.publish.suppress_small_counts``): counts from 1 to
+        to publish (``analysis.report.publish.suppress_small_counts``): counts from 1 to
         ``min_cell_count - 1`` show as ``"<10"``, and neighbours that would reveal them by
         subtraction from the row or column totals as ``"x"``. No margins are included.
         With ``min_cell_count=None`` (or 1) the raw integer counts, for further processing.

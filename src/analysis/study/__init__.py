@@ -2,7 +2,7 @@
 
 One module per step notebook. Each function takes cohort tables or results, calls
 ``analysis.cohort`` / ``risk`` / ``causal`` / ``economics`` for the numbers, and returns a
-result object or a tidy frame ready for :mod:`analysis.artifacts`. Nothing here computes
+result object or a tidy frame ready for :mod:`analysis.runs.artifacts`. Nothing here computes
 an estimate itself: it chooses outcomes and covariates, runs the pre-declared estimators,
 records failures as results (判定保留 with the reason) and suppresses small cells.
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import publish
 from analysis.data import contract
 from analysis.errors import UserError
+from analysis.report import publish
 from analysis.risk.tiers import age_band
 from analysis.study.disclosure import suppress
 
@@ -261,7 +261,7 @@ def load_cohorts(run_dir, names=("vitality", "mystar", "risk")) -> dict:
 
 def period_text(fiscal_year: int) -> dict[str, str]:
     """The fiscal year as a period label in both languages."""
-    from analysis.report_runs import wareki_fiscal_year
+    from analysis.report.run_record import wareki_fiscal_year
 
     start, end = fiscal_year_bounds(fiscal_year)
     return {
@@ -272,8 +272,8 @@ def period_text(fiscal_year: int) -> dict[str, str]:
 
 def save_results(run_dir, fiscal_year: int, *, cohorts, population, flow_figure) -> list[Path]:
     """Write the step-01 artifacts the report reads (``REPORT_ARTIFACTS``)."""
-    from analysis import artifacts as art
-    from analysis.study.exercise import save_figure_editions
+    from analysis.runs import artifacts as art
+    from analysis.runs.artifacts import save_figure_editions
 
     step, period = "01_cohort", period_text(fiscal_year)
     vit = {"ja": "Vitality 案内送付者（低・中リスク）", "en": "Offered Vitality (low/middle risk)"}

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.economics import allocate_budget, break_even_years, budget_impact, evaluate_roi
-from analysis.i18n import check_lang, with_editions
+from analysis.report.i18n import check_lang, with_editions
 from analysis.risk.table import risk_table
+from analysis.runs.artifacts import save_figure_editions
 from analysis.seeds import int_seed
 from analysis.study.effects import (
     COVARIATES,
@@ -24,7 +25,6 @@ from analysis.study.effects import (
     attempt,
     run_methods,
 )
-from analysis.study.exercise import save_figure_editions
 
 BUDGET_YEN = 4_730_000
 """FY2023 program budget of the city (both programs)."""
@@ -246,7 +246,7 @@ def save_results(run_dir, fiscal_year: int, *, effects, roi, figures, impact=Non
 
     ``figures`` maps ``event_study`` and ``severe_events_km`` to matplotlib figures.
     """
-    from analysis import artifacts as art
+    from analysis.runs import artifacts as art
     from analysis.study.cohort_step import period_text
 
     step, period = "04_effect_costs", period_text(fiscal_year)

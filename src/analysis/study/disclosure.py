@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis import publish
 from analysis.config import MIN_CELL_COUNT
+from analysis.report import publish
 
 
 def suppress(

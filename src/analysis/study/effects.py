@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis import publish
 from analysis.config import MIN_CELL_COUNT
 from analysis.data.contract import PROGRAM_LABELS
+from analysis.report import publish
 from analysis.seeds import int_seed
 
 COVARIATES = [

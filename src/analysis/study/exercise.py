@@ -13,7 +13,7 @@ from scipy import stats
 
 from analysis.config import MIN_CELL_COUNT
 from analysis.data.contract import PROGRAM_LABELS
-from analysis.i18n import check_lang, with_editions
+from analysis.report.i18n import check_lang, with_editions
 from analysis.seeds import int_seed
 from analysis.study.disclosure import suppress
 from analysis.study.effects import COVARIATES, Attempt, Outcome, attempt, complete_cases
@@ -278,7 +278,7 @@ def save_results(
 
     ``figures`` maps ``steps``, ``love_plot`` and ``overlap`` to matplotlib figures.
     """
-    from analysis import artifacts as art
+    from analysis.runs import artifacts as art
     from analysis.study.cohort_step import period_text
 
     step, period = "03_effect_exercise", period_text(fiscal_year)
@@ -350,30 +350,7 @@ def save_results(
     ]  # fmt: skip
     for name, fig in figures.items():
         cap, alt = figure_text[name]
-        paths += save_figure_editions(fig, run_dir, step, name, caption=cap, alt=alt)
-    return paths
-
-
-def save_figure_editions(fig, run_dir, step: str, name: str, *, caption, alt) -> list:
-    """Save ``fig`` as artifact ``name`` and, when it can be redrawn (:func:`with_editions`),
-    an edition ``name_<lang>`` in every other report language (its figure closed, so a
-    notebook does not show it). Returns the paths written."""
-    import matplotlib.pyplot as plt
-
-    from analysis import artifacts as art
-    from analysis.i18n import LANGS
-
-    paths = [art.save_figure(fig, run_dir, step, name, caption=caption, alt=alt)]
-    drawn, draw = getattr(fig, "edition_lang", None), getattr(fig, "redraw_in", None)
-    if drawn is None or draw is None:
-        return paths
-    for lang in (code for code in LANGS if code != drawn):
-        other = draw(lang).figure
-        try:
-            paths.append(art.save_figure(other, run_dir, step, f"{name}_{lang}",
-                                         caption=caption, alt=alt))  # fmt: skip
-        finally:
-            plt.close(other)
+        paths += art.save_figure_editions(fig, run_dir, step, name, caption=cap, alt=alt)
     return paths
 
 

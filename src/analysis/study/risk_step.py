@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis import publish
 from analysis.config import MIN_CELL_COUNT
 from analysis.errors import UserError
-from analysis.i18n import with_editions
+from analysis.report import publish
+from analysis.report.i18n import with_editions
 from analysis.risk import (
     age_band,
     assign_tiers,
@@ -348,7 +348,7 @@ def ph_table(step: RiskStep) -> pd.DataFrame:
 
 def calibration_plot(step: RiskStep, lang: str = "ja"):
     """Calibration of the validated Cox model, labelled in ``lang``, redrawable in the other
-    language (:func:`analysis.i18n.with_editions`); returns the Axes."""
+    language (:func:`analysis.report.i18n.with_editions`); returns the Axes."""
     import matplotlib.pyplot as plt
 
     ev = step.validation.evaluation
@@ -425,9 +425,9 @@ def save_results(run_dir, fiscal_year: int, step: RiskStep, *, offer_list, calib
     """
     import matplotlib.pyplot as plt
 
-    from analysis import artifacts as art
+    from analysis.runs import artifacts as art
+    from analysis.runs.artifacts import save_figure_editions
     from analysis.study.cohort_step import period_text
-    from analysis.study.exercise import save_figure_editions
 
     name, period = "02_risk", period_text(fiscal_year)
     years = ", ".join(map(str, step.validation.train_years))

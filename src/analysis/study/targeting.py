@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import MIN_CELL_COUNT
-from analysis.i18n import check_lang, with_editions
+from analysis.report.i18n import check_lang, with_editions
+from analysis.runs.artifacts import save_figure_editions
 from analysis.seeds import int_seed
 from analysis.study.disclosure import suppress
 from analysis.study.effects import COVARIATES, complete_cases
-from analysis.study.exercise import save_figure_editions
 
 OUTCOME = "next_exercise_habit"
 """Outcome of the targeting analysis (Vitality's primary outcome)."""
@@ -211,7 +211,7 @@ def save_results(
     """Write the step-05 artifacts: those the report reads (``REPORT_ARTIFACTS``) and,
     when given, the targeting comparison (``offer_rule_gain`` table, the uplift curve as
     ``uplift_curve`` table with its Qini coefficient, and the ``qini`` figure)."""
-    from analysis import artifacts as art
+    from analysis.runs import artifacts as art
     from analysis.study.cohort_step import period_text
 
     step, period = "05_targeting", period_text(fiscal_year)

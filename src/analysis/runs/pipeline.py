@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import typer
 
-from analysis import manifest as mf
+from analysis.runs import manifest as mf
 from analysis.config import DEFAULT_DATASET, DEFAULT_SEED, NOTEBOOKS_DIR, REPORTS_DIR, RUNS_DIR
 from analysis.errors import UserError
 
@@ -57,7 +57,7 @@ def _execute(
 ) -> None:
     import papermill as pm
 
-    from analysis.kernels import IPCKernelManager
+    from analysis.runs.kernels import IPCKernelManager
 
     try:
         pm.execute_notebook(

@@ -3,7 +3,7 @@
 The step notebooks are committed with the outputs of a run on a small synthetic town
 (the *preview*), so that they read well on a code host. ``pytest --nbval notebooks/``
 re-executes them (``notebooks/conftest.py``) and checks that those outputs still
-reproduce; ``python -m analysis.notebook_outputs`` (``make notebooks``) regenerates them.
+reproduce; ``python -m analysis.runs.notebook_outputs`` (``make notebooks``) regenerates them.
 
 Both execute a notebook the same way:
 
@@ -11,8 +11,8 @@ Both execute a notebook the same way:
   seed always gives the same data) and ``runs/preview`` is emptied;
 - the parameters cell is executed with the preview parameters appended to it, as papermill
   would inject them; the committed cell keeps the interactive defaults;
-- the kernel talks over IPC sockets (:class:`analysis.kernels.BlockingIPCKernelManager`,
-  :class:`analysis.kernels.IPCKernelManager`) and gets a pinned environment
+- the kernel talks over IPC sockets (:class:`analysis.runs.kernels.BlockingIPCKernelManager`,
+  :class:`analysis.runs.kernels.IPCKernelManager`) and gets a pinned environment
   (:func:`kernel_environment`): hash seed, one BLAS thread, a fixed OpenBLAS kernel type
   and the inline figure backend.
 
@@ -39,7 +39,7 @@ from pathlib import Path
 
 from analysis.config import NOTEBOOKS_DIR, PROJ_ROOT
 from analysis.errors import UserError
-from analysis.pipeline import STEPS
+from analysis.runs.pipeline import STEPS
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ MAX_NOTEBOOK_BYTES = 1_500_000
 MAX_IMAGE_BYTES = 400_000
 """Upper limit for one embedded figure (base64 text)."""
 
-INJECTED_MARKER = "# Preview parameters (analysis.notebook_outputs)"
+INJECTED_MARKER = "# Preview parameters (analysis.runs.notebook_outputs)"
 
 _VOLATILE_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled")
 _ABSOLUTE_PATH = re.compile(
@@ -266,7 +266,7 @@ def execute(path: Path, parameters: Mapping[str, object], *, timeout: int = 900)
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    from analysis.kernels import IPCKernelManager
+    from analysis.runs.kernels import IPCKernelManager
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
@@ -408,9 +408,9 @@ def regenerate(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m analysis.notebook_outputs [STEP ...]``: regenerate committed outputs."""
+    """``python -m analysis.runs.notebook_outputs [STEP ...]``: regenerate committed outputs."""
     parser = argparse.ArgumentParser(
-        prog="python -m analysis.notebook_outputs",
+        prog="python -m analysis.runs.notebook_outputs",
         description="Re-execute the step notebooks on the preview town and save their "
         "outputs (checked by pytest --nbval notebooks/).",
     )

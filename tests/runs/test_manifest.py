@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from analysis import manifest as mf
+from analysis.runs import manifest as mf
 
 
 def _table(tmp_path, values, name="t.parquet"):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.i18n import LANGS, check_lang
+from analysis.report.i18n import LANGS, check_lang
 
 BLOCK_MIME = "application/vnd.mvm-eval.report-block+json"
 """Notebook output type carrying every language's markdown of one block."""

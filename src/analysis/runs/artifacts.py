@@ -105,6 +105,28 @@ def save_figure(
     return path
 
 
+def save_figure_editions(fig, run_dir, step: str, name: str, *, caption, alt) -> list:
+    """Save ``fig`` as artifact ``name`` and, when it can be redrawn (:func:`analysis.report.i18n.with_editions`),
+    an edition ``name_<lang>`` in every other report language (its figure closed, so a
+    notebook does not show it). Returns the paths written."""
+    import matplotlib.pyplot as plt
+
+    from analysis.report.i18n import LANGS
+
+    paths = [save_figure(fig, run_dir, step, name, caption=caption, alt=alt)]
+    drawn, draw = getattr(fig, "edition_lang", None), getattr(fig, "redraw_in", None)
+    if drawn is None or draw is None:
+        return paths
+    for lang in (code for code in LANGS if code != drawn):
+        other = draw(lang).figure
+        try:
+            paths.append(save_figure(other, run_dir, step, f"{name}_{lang}",
+                                         caption=caption, alt=alt))  # fmt: skip
+        finally:
+            plt.close(other)
+    return paths
+
+
 def save_numbers(
     numbers: dict[str, Any], run_dir: str | os.PathLike, step: str, name: str = "key_numbers"
 ) -> Path:

@@ -6,11 +6,11 @@ import nbformat
 import pandas as pd
 import pytest
 
-from analysis import pipeline
+from analysis.runs import pipeline
 from analysis.data import DatasetWriter
 from analysis.data.contract import arrow_schema
 from analysis.errors import UserError
-from analysis.manifest import read_manifest
+from analysis.runs.manifest import read_manifest
 
 PARAMS = """dataset: str = ""  # Dataset directory
 fiscal_year: int = 2000  # Fiscal year
@@ -20,7 +20,7 @@ seed: int = 0  # Seed
 lang: str = "ja"  # Language"""
 
 STEP = """import pandas as pd
-from analysis.artifacts import save_numbers, save_table
+from analysis.runs.artifacts import save_numbers, save_table
 from analysis.data import load_dataset
 from analysis.seeds import rng
 ds = load_dataset(dataset)

@@ -10,7 +10,7 @@ executed notebook gives both editions without re-execution:
 - otherwise, the chain Quarto is built on: nbconvert (markdown and extracted figures) →
   pandoc (the binary shipped in ``pypandoc-binary``) → self-contained HTML, DOCX and
   Typst source → ``typst`` (the Python package) → PDF, with the Japanese font of
-  :mod:`analysis.fonts`.
+  :mod:`analysis.report.fonts`.
 
 Either way the files are ``RUN_DIR/report/<lang>/report.html|.pdf|.docx``. Nothing is
 fetched from the network. The rendered HTML is scanned before it is kept: a count under
@@ -78,12 +78,12 @@ def executed_notebook(run_dir: str | os.PathLike) -> Path:
 def language_notebook(nb, lang: str):
     """A copy of the executed notebook showing only ``lang``, without logs or raw cells.
 
-    Outputs carrying :data:`~analysis.report_markdown.BLOCK_MIME` become plain
+    Outputs carrying :data:`~analysis.report.markdown.BLOCK_MIME` become plain
     ``text/markdown`` in ``lang``; standard-error streams are dropped; the raw front
     matter is kept for Quarto (``keep_front_matter``) and removed for pandoc.
     """
-    from analysis.i18n import check_lang
-    from analysis.report_markdown import BLOCK_MIME
+    from analysis.report.i18n import check_lang
+    from analysis.report.markdown import BLOCK_MIME
 
     check_lang(lang)
     out = copy.deepcopy(nb)
@@ -171,8 +171,8 @@ def _markdown(nb, lang: str, build: Path, run_dir: Path) -> tuple[Path, dict[str
 def _render_fallback(nb, run_dir: Path, lang: str, formats, out_dir: Path) -> dict[str, Path]:
     import typst
 
-    from analysis.fonts import check_glyph_coverage, japanese_font, typst_font_paths
-    from analysis.report_sections import report_title
+    from analysis.report.fonts import check_glyph_coverage, japanese_font, typst_font_paths
+    from analysis.report.sections import report_title
 
     title = report_title(run_dir, lang)
     written: dict[str, Path] = {}
@@ -223,8 +223,8 @@ def _typst_compile(typst, typ: Path, out: Path, root: Path, font_paths, family: 
 def _render_quarto(nb, run_dir: Path, lang: str, formats, out_dir: Path, quarto: str):
     import nbformat
 
-    from analysis.fonts import japanese_font, typst_font_paths
-    from analysis.report_sections import report_title
+    from analysis.report.fonts import japanese_font, typst_font_paths
+    from analysis.report.sections import report_title
 
     report_dir = run_dir / EXECUTED.parent
     src = report_dir / f"report-{lang}.ipynb"  # beside the executed notebook: same image paths
@@ -257,7 +257,7 @@ def _render_quarto(nb, run_dir: Path, lang: str, formats, out_dir: Path, quarto:
 
 def check_html_output(path: Path) -> None:
     """Raise :class:`DisclosureError` if the HTML has small counts or network references."""
-    from analysis.publish import find_external_references, find_small_counts
+    from analysis.report.publish import find_external_references, find_small_counts
 
     html = path.read_text(encoding="utf-8")
     findings = find_small_counts(html) + find_external_references(html)
@@ -302,7 +302,7 @@ def render_report(
     """
     import nbformat
 
-    from analysis.i18n import LANGS
+    from analysis.report.i18n import LANGS
 
     run_dir = Path(run_dir)
     langs = _check_choice("lang", langs, LANGS)

@@ -1,9 +1,9 @@
 """The sections of the annual evaluation report, built from a run's artifacts.
 
-Each section reads only the artifacts listed in :data:`analysis.report_contract.REPORT_ARTIFACTS`
+Each section reads only the artifacts listed in :data:`analysis.report.contract.REPORT_ARTIFACTS`
 (never person-level tables), renders from whichever are present, and says in the report
 language which ones are missing. :class:`Report` is what the report notebook calls; each
-section comes back as a :class:`~analysis.report_markdown.ReportBlock` in both languages.
+section comes back as a :class:`~analysis.report.markdown.ReportBlock` in both languages.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import artifacts as art
-from analysis import publish
 from analysis.config import MIN_CELL_COUNT
-from analysis.i18n import LANGS, Strings, check_lang
-from analysis.report_contract import artifact_spec
-from analysis.report_markdown import (
+from analysis.report import publish
+from analysis.report.contract import artifact_spec
+from analysis.report.i18n import LANGS, Strings, check_lang
+from analysis.report.markdown import (
     ReportBlock,
     auto_digits,
     escape,
@@ -34,7 +33,7 @@ from analysis.report_markdown import (
     label_id,
     pipe_table,
 )
-from analysis.report_runs import (
+from analysis.report.run_record import (
     PROVENANCE_KEYS,
     effect_labels,
     fiscal_year_of,
@@ -44,6 +43,7 @@ from analysis.report_runs import (
     verify_command_text,
     wareki_fiscal_year,
 )
+from analysis.runs import artifacts as art
 
 SECTIONS = tuple(range(1, 11))
 """Report section numbers."""

@@ -15,7 +15,7 @@ import re
 import nbformat
 import pytest
 
-from analysis import notebook_outputs as nbo
+from analysis.runs import notebook_outputs as nbo
 from analysis.config import NOTEBOOKS_DIR, PROJ_ROOT
 
 STEP_PATHS = [NOTEBOOKS_DIR / f"{s}.ipynb" for s in nbo.STEPS]

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 
-from analysis.kernels import IPCKernelManager
+from analysis.runs.kernels import IPCKernelManager
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="Windows has no IPC transport")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import artifacts as art
 from analysis.config import RUNS_DIR
+from analysis.runs import artifacts as art
 
 
 def fiscal_year_of(run_dir: str | os.PathLike) -> int | None:
@@ -130,11 +130,11 @@ def run_provenance(run_dir: str | os.PathLike) -> dict | None:
 
     Read, in order of preference, from the run's ``manifest.json`` (when the report is
     executed after the run completed), else from ``params.json`` plus the dataset's file
-    hashes and the running environment (``analysis.manifest``), which is what the
+    hashes and the running environment (``analysis.runs.manifest``), which is what the
     manifest will record for this run. Keys: :data:`PROVENANCE_KEYS`. ``None`` when the
     run has neither file. Dataset paths are shown by folder name only.
     """
-    from analysis import manifest as mf
+    from analysis.runs import manifest as mf
 
     run_dir = Path(run_dir)
     if (run_dir / "manifest.json").is_file():

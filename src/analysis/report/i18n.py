@@ -25,7 +25,7 @@ STRINGS_DIR = REPORTS_DIR / "strings"
 def with_editions(ax, lang: str, draw):
     """Mark the figure of ``ax`` as drawn in ``lang`` and redrawable by ``draw(lang)``.
 
-    ``analysis.study.exercise.save_figure_editions`` then saves one edition per report
+    ``analysis.runs.artifacts.save_figure_editions`` then saves one edition per report
     language, so the English report shows English figures although the run drew them in
     Japanese. Returns ``ax``.
     """
@@ -40,7 +40,7 @@ def figure_labels(table: Mapping[str, Mapping[str, str]], lang: str) -> Mapping[
     if lang not in table:
         raise ValueError(f"lang must be one of {', '.join(table)}; got {lang!r}")
     if lang == "ja":
-        from analysis.fonts import configure_matplotlib
+        from analysis.report.fonts import configure_matplotlib
 
         configure_matplotlib()
     return table[lang]

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from analysis import artifacts as A
+from analysis.runs import artifacts as A
 
 
 def test_table_round_trip_with_bilingual_meta(tmp_path):

@@ -16,7 +16,7 @@ Rules (the NDB publication rule, ``analysis.config.MIN_CELL_COUNT`` = 10):
   more.
 
 The scanners (:func:`check_published_html` and friends) are used by tests and by
-:func:`analysis.report.render_report` on the rendered HTML.
+:func:`analysis.report.render.render_report` on the rendered HTML.
 """
 
 from __future__ import annotations

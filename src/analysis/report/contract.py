@@ -2,19 +2,19 @@
 
 :data:`REPORT_ARTIFACTS` lists every artifact a report section reads, with its kind and
 the columns (tables) or keys (numbers) it must carry. The step notebooks write exactly
-these with ``analysis.artifacts.save_table / save_figure / save_numbers``.
+these with ``analysis.runs.artifacts.save_table / save_figure / save_numbers``.
 
 Conventions for table artifacts:
 
 - text shown to readers comes in pairs of columns ``<name>_ja`` / ``<name>_en``;
 - count columns hold whole numbers (or ``"<10"`` / ``"x"`` when already suppressed);
-  the report suppresses them again before display (:mod:`analysis.publish`);
+  the report suppresses them again before display (:mod:`analysis.report.publish`);
 - effect tables carry ``passed`` and ``reason`` from ``Diagnostics``: an estimate that
   failed its diagnostics is shown as 判定保留 (withheld) with the reason;
 - ``save_table(..., caption=, population=, period=)`` gives caption, population and
   period in both languages; ``save_figure(..., caption=, alt=)`` caption and alt text.
 
-Section 10 reads no artifact: it shows the run's own record (:mod:`analysis.report_runs`).
+Section 10 reads no artifact: it shows the run's own record (:mod:`analysis.report.run_record`).
 """
 
 from __future__ import annotations
