@@ -146,6 +146,43 @@ def test_cost_effects_multiply_costs_in_their_window_only(runs):
     assert observed == pytest.approx(total, rel=0.01)
 
 
+def test_participant_truth_is_each_participants_own_change(runs):
+    """``truth_participants.parquet`` holds each participant's cost change (the difference
+    of the runs with and without the effects) and adds up to ``truth.json``."""
+    eff, on, off, _ = runs
+    tp = pd.read_parquet(on.path / "truth_participants.parquet")
+    e = on.program_enrollments
+    assert len(tp) == len(e)
+    assert set(zip(tp.person_id, tp.program, strict=True)) == set(
+        zip(e.person_id, e.program, strict=True)
+    )
+    c = on.claims.merge(
+        off.claims, on=["person_id", "service_month", "setting"], suffixes=("_on", "_off")
+    )
+    c = c.merge(e[["person_id", "start_date"]], on="person_id")
+    month = (
+        pd.to_datetime(c["service_month"]).dt.year * 12 + pd.to_datetime(c["service_month"]).dt.month
+    ) - (pd.to_datetime(c["start_date"]).dt.year * 12 + pd.to_datetime(c["start_date"]).dt.month)
+    diff = (c["cost_yen_on"] - c["cost_yen_off"]).where(month.between(0, 11), 0.0)
+    per_person = diff.groupby(c["person_id"]).sum()
+    got = tp.set_index("person_id")["cost_change_yen_12m"].reindex(per_person.index)
+    # Claims are recorded to 10 yen: a person's difference may be off by 10 yen a claim.
+    n_claims = c.groupby("person_id").size().reindex(per_person.index)
+    assert (np.abs(per_person - got) <= 10 * n_claims + 1e-6).all()
+    truth = json.loads((on.path / "truth.json").read_text())
+    for (prog, fy), g in tp.groupby(["program", "fiscal_year"]):
+        r = truth["realised"][prog][str(fy)]
+        assert r["participants"] == len(g)
+        assert g["cost_change_yen_12m"].mean() == pytest.approx(
+            r["cost_change_yen_per_participant_12m"], abs=0.1
+        )
+    v = tp[tp.program == "vitality"]
+    habit = v["exercise_habit_effect"].dropna()
+    assert len(habit) > 0 and habit.between(0, eff.vitality_exercise_habit + 1e-12).all()
+    m = tp[tp.program == "mystar"]["lab_effect_multiplier"]
+    assert set(m.unique()) <= {1.0, eff.mystar_high_risk_ratio}
+
+
 def test_vitality_raises_next_year_exercise_habit_by_about_the_stated_amount(runs):
     eff, on, off, _ = runs
     j = _next_year_checkups(on, off, "vitality")

@@ -72,6 +72,7 @@ class ChunkResult:
     event_type: np.ndarray  # (n, t) index into EVENT_TYPES (0: none)
     event_day: np.ndarray  # (n, t) day of the severe event (-1: none)
     truth: dict = field(default_factory=dict)
+    participants: dict = field(default_factory=dict)  # per-participant effect terms
 
 
 def _stream(seed: int, chunk: int, name: str) -> np.random.Generator:
@@ -279,6 +280,7 @@ def simulate_chunk(
         event_type=event_type,
         event_day=event_day,
         truth=_chunk_truth(ps, state, claims, month_days),
+        participants=_participant_truth(ps, h, state, claims, month_days, first_fy),
     )
 
 
@@ -591,3 +593,51 @@ def _chunk_truth(ps, state: cl.MonthState, claims: dict, month_days: np.ndarray)
             out[key][f"n_{g}"] = int(mask.sum())
             out[key][f"steps_effect_sum_{g}"] = float(v["effect"][mask].sum())
     return out
+
+
+def _participant_truth(ps, h, state: cl.MonthState, claims: dict, month_days, first_fy) -> dict:
+    """The effect terms each participant received (``truth_participants.parquet``).
+
+    One row per program enrollment: the change in the participant's claim costs over the
+    first 12 months from the start month and over the whole program cost window (costs
+    that exist: while enrolled and alive), the change in the probability of an exercise
+    habit at the next fiscal year's checkup (after the clipping to [0, 1] the generator
+    applies; NaN when there is no next year in the data), the multiplier of the Mystar
+    checkup effects and the Vitality step effect during the program.
+    """
+    cf = state.cost_factor[claims["person"], claims["month"]]
+    saved = claims["cost"] - claims["cost"] / cf
+    n_people, n_years = state.cost_factor.shape[0], h.exercise_p.shape[1]
+    steps = np.full(n_people, np.nan)
+    for v in ps.vitality:
+        steps[v["person"]] = v["effect"]
+    parts = []
+    for rec in ps.enrollments:
+        idx = rec["person"]
+        start_m = np.full(n_people, -1, dtype=np.int64)
+        start_m[idx] = _month_index(month_days, rec["start"])
+        sel = np.isin(claims["person"], idx)
+        first12 = sel & (claims["month"] < start_m[claims["person"]] + 12)
+        window = np.bincount(claims["person"][sel], saved[sel], minlength=n_people)
+        twelve = np.bincount(claims["person"][first12], saved[first12], minlength=n_people)
+        t_next = rec["fy"] - first_fy + 1
+        ok = t_next < n_years
+        p = h.exercise_p[idx, np.minimum(t_next, n_years - 1)]
+        bump = ps.exercise[idx, np.minimum(t_next, n_years - 1)]
+        habit = np.where(ok, np.clip(p + bump, 0, 1) - np.clip(p, 0, 1), np.nan)
+        mystar = rec["program"] == 1
+        parts.append(
+            {
+                "person": idx,
+                "fy": rec["fy"],
+                "program": rec["program"],
+                "cost_change_yen_12m": twelve[idx],
+                "cost_change_yen_window": window[idx],
+                "exercise_habit_effect": np.where(mystar, np.nan, habit),
+                "lab_effect_multiplier": rec["het"] if "het" in rec else np.full(len(idx), np.nan),
+                "steps_effect": np.where(mystar, np.nan, steps[idx]),
+            }
+        )
+    if not parts:
+        return {}
+    return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}

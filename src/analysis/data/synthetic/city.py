@@ -161,6 +161,7 @@ def simulate(
     truth = TruthAccumulator(effects, first, last, uptake, hidden_confounding)
     with DatasetWriter(out, meta, replace=replace) as w, _Progress(progress, n_chunks) as bar:
         risk_writer = _RiskWriter(w.extra_path("truth_risk.parquet"))
+        part_writer = _ParticipantWriter(w.extra_path("truth_participants.parquet"))
         w.append("events", _events_frame(events))
         for c, size in enumerate(sizes):
             res = simulate_chunk(
@@ -168,9 +169,11 @@ def simulate(
             )
             _write_chunk(w, res, len(events["day"]))
             risk_writer.append(res, first)
+            part_writer.append(res)
             truth.add(res)
             bar.advance()
         risk_writer.close()
+        part_writer.close()
         for name in TABLES:  # tables no chunk produced rows for are written empty
             if not w.extra_path(f"{name}.parquet").exists():
                 w.append(name, arrow_schema(name).empty_table().to_pandas())
@@ -434,26 +437,18 @@ def _write_programs(w: DatasetWriter, res: ChunkResult) -> None:
         )
 
 
-class _RiskWriter:
-    """Streams ``truth_risk.parquet``: true log hazard per person and fiscal year enrolled."""
+class _ParquetStream:
+    """Streams one extra Parquet file of the dataset, a table per chunk."""
 
     def __init__(self, path: Path):
         self.path = path
         self._w = None
 
-    def append(self, res: ChunkResult, first_fy: int) -> None:
+    def write(self, columns: dict) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pi, ti = np.nonzero(res.in_window)
-        tbl = pa.table(
-            {
-                "person_id": pa.array(_person_ids(res, pi), pa.string()),
-                "fiscal_year": pa.array(first_fy + ti, pa.int64()),
-                "linear_predictor": pa.array(res.lp[pi, ti], pa.float64()),
-                "program_log_hr": pa.array(res.log_hr[pi, ti], pa.float64()),
-            }
-        )
+        tbl = pa.table(columns)
         if self._w is None:
             self._w = pq.ParquetWriter(self.path, tbl.schema, compression="zstd")
         self._w.write_table(tbl)
@@ -461,3 +456,58 @@ class _RiskWriter:
     def close(self) -> None:
         if self._w is not None:
             self._w.close()
+
+
+class _RiskWriter(_ParquetStream):
+    """Streams ``truth_risk.parquet``: true log hazard per person and fiscal year enrolled."""
+
+    def append(self, res: ChunkResult, first_fy: int) -> None:
+        import pyarrow as pa
+
+        pi, ti = np.nonzero(res.in_window)
+        self.write(
+            {
+                "person_id": pa.array(_person_ids(res, pi), pa.string()),
+                "fiscal_year": pa.array(first_fy + ti, pa.int64()),
+                "linear_predictor": pa.array(res.lp[pi, ti], pa.float64()),
+                "program_log_hr": pa.array(res.log_hr[pi, ti], pa.float64()),
+            }
+        )
+
+
+class _ParticipantWriter(_ParquetStream):
+    """Streams ``truth_participants.parquet``: the effect terms of every participant.
+
+    Columns: ``person_id``, ``fiscal_year``, ``program``, ``cost_change_yen_12m``,
+    ``cost_change_yen_window``, ``exercise_habit_effect``, ``lab_effect_multiplier``,
+    ``steps_effect`` (see ``chunk._participant_truth``). The file always exists, with
+    these columns, even when nobody took part.
+    """
+
+    FLOATS = ("cost_change_yen_12m", "cost_change_yen_window", "exercise_habit_effect",
+              "lab_effect_multiplier", "steps_effect")  # fmt: skip
+
+    def append(self, res: ChunkResult) -> None:
+        import pyarrow as pa
+
+        p = res.participants
+        if not p:
+            return
+        self.write(self._columns(p, _person_ids(res, p["person"])))
+
+    def _columns(self, p: dict, ids) -> dict:
+        import pyarrow as pa
+
+        return {
+            "person_id": pa.array(ids, pa.string()),
+            "fiscal_year": pa.array(np.asarray(p["fy"], np.int64), pa.int64()),
+            "program": pa.array(np.where(np.asarray(p["program"]) == 1, "mystar", "vitality"),
+                                pa.string()),  # fmt: skip
+            **{c: pa.array(np.asarray(p[c], float), pa.float64()) for c in self.FLOATS},
+        }
+
+    def close(self) -> None:
+        if self._w is None:
+            empty = {"person": np.zeros(0, np.int64), "fy": np.zeros(0), "program": np.zeros(0)}
+            self.write(self._columns(empty | {c: np.zeros(0) for c in self.FLOATS}, []))
+        super().close()

@@ -127,6 +127,7 @@ with bounded memory.
 |---|---|
 | `truth.json` | planted effect sizes with unit and definition; realised effects by program and fiscal year (participants, ATT of steps, checkup values, cost change in yen) |
 | `truth_risk.parquet` | `person_id`, `fiscal_year`, `linear_predictor` (true log annual hazard of a severe event, without program effects), `program_log_hr` (planted program term), for every person-year enrolled |
+| `truth_participants.parquet` | one row per program enrollment: `person_id`, `fiscal_year`, `program`, the change in the participant's claim costs over the 12 months from the start month (`cost_change_yen_12m`) and over the whole program cost window (`cost_change_yen_window`), the change in the probability of an exercise habit at the next year's checkup (`exercise_habit_effect`), the Mystar checkup-effect multiplier (`lab_effect_multiplier`) and the Vitality step effect (`steps_effect`): the truth of any estimand on any subset of participants |
 """
 
 

@@ -7,6 +7,8 @@ generator applied (the average treatment effect on the treated, ATT, by construc
 
 from __future__ import annotations
 
+import numpy as np
+
 from analysis.data.synthetic.effects import DEFINITIONS, Effects
 from analysis.data.synthetic.programs import SELECTION
 
@@ -32,6 +34,16 @@ class TruthAccumulator:
             acc = self.sums.setdefault(key, {})
             for k, v in d.items():
                 acc[k] = acc.get(k, 0) + v
+        p = res.participants
+        if not p:
+            return
+        habit = np.asarray(p["exercise_habit_effect"], float)
+        for fy in np.unique(p["fy"]):
+            sel = (np.asarray(p["fy"]) == fy) & (np.asarray(p["program"]) == 0)
+            sel &= np.isfinite(habit)
+            acc = self.sums.setdefault(f"vitality:{int(fy)}", {})
+            acc["habit_effect_sum"] = acc.get("habit_effect_sum", 0.0) + float(habit[sel].sum())
+            acc["habit_effect_n"] = acc.get("habit_effect_n", 0) + int(sel.sum())
 
     def result(self) -> dict:
         e = self.effects
@@ -59,7 +71,10 @@ class TruthAccumulator:
             }
             if prog == "vitality":
                 r["steps_during_att"] = _mean(s.get("steps_effect_sum", 0.0), n)
-                r["exercise_habit_att"] = e.vitality_exercise_habit
+                # The planted risk difference, less where p + effect was clipped at 1;
+                # the planted value when no participant has a next fiscal year.
+                habit = _mean(s.get("habit_effect_sum", 0.0), s.get("habit_effect_n", 0))
+                r["exercise_habit_att"] = e.vitality_exercise_habit if habit is None else habit
                 r["steps_during_by_subgroup"] = {
                     g: {
                         "n": int(s.get(f"n_{g}", 0)),
