@@ -206,24 +206,57 @@ def test_incomplete_units_dropped_only_when_asked():
     assert any("7 unit(s)" in w for w in dropped.diagnostics.warnings)
 
 
-def test_household_clusters_widen_se_with_shared_shocks():
-    # Households of four join together and share monthly shocks: outcomes are correlated
-    # within household, so household-clustered SEs must exceed the per-person ones.
-    df = _panel(n=600, seed=13)
+def _household_panel(seed: int, n: int = 600) -> pd.DataFrame:
+    """Households of four join together and share monthly shocks (outcomes correlated
+    within household)."""
+    df = _panel(n=n, seed=seed)
     household = (df.id // 4).to_numpy()
     first_member = df.groupby(household).start.transform("first")
-    g = rng(13, "household-shocks")
-    shocks = g.normal(0, 1.5, size=(150, 8))
-    df = df.assign(
+    g = rng(seed, "household-shocks")
+    shocks = g.normal(0, 1.5, size=(n // 4, 8))
+    return df.assign(
         household=household,
         start=first_member,
         cost=df.cost + shocks[household, df.month.to_numpy()],
     )
-    kw = dict(unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=499)
+
+
+@pytest.mark.parametrize("n_bootstrap", [499, 0])
+def test_household_clusters_widen_se_with_shared_shocks(n_bootstrap):
+    # Household-clustered SEs must exceed the per-person ones, with the multiplier
+    # bootstrap and with the analytic (influence-function) standard errors alike.
+    df = _household_panel(13)
+    kw = dict(unit="id", time="month", outcome="cost", first_treated="start",
+              n_bootstrap=n_bootstrap)  # fmt: skip
     plain = did_effect(df, **kw)
     clustered = did_effect(df, cluster="household", **kw)
     assert clustered.estimate == plain.estimate
     assert clustered.se > 1.3 * plain.se
+
+
+def test_clustered_analytic_se_is_the_liang_zeger_formula():
+    from analysis.causal.did import influence_vcov
+
+    g = rng(3, "vcov")
+    psi = g.normal(size=(40, 2))
+    cluster = np.repeat(np.arange(10), 4)
+    sums = psi.reshape(10, 4, 2).sum(axis=1)
+    expected = 10 / 9 * sums.T @ sums / 40**2
+    np.testing.assert_allclose(influence_vcov(psi, cluster), expected)
+    np.testing.assert_allclose(influence_vcov(psi, None), psi.T @ psi / 40**2)
+
+
+def test_pretrend_test_is_cluster_robust():
+    # Shared household shocks before the start make per-person pre-trend tests reject
+    # too often; the clustered Wald test accounts for them (a larger variance, a smaller
+    # chi-square on the same coefficients).
+    df = _household_panel(21)
+    kw = dict(unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=0)
+    plain = did_effect(df, **kw)
+    clustered = did_effect(df, cluster="household", **kw)
+    assert clustered.pretrend_df == plain.pretrend_df > 0
+    assert clustered.pretrend_chi2 < plain.pretrend_chi2
+    assert clustered.pretrend_p > plain.pretrend_p
 
 
 def test_small_cohort_left_out_with_warning():

@@ -143,6 +143,31 @@ def _mammen(gen: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     return np.where(gen.uniform(size=size) < p_low, low, high)
 
 
+def cluster_sums(influence: np.ndarray, cluster: np.ndarray) -> np.ndarray:
+    """Influence values summed within clusters: ``(G, k)`` from ``(n, k)``."""
+    codes = pd.factorize(cluster)[0]
+    summed = np.zeros((codes.max() + 1, influence.shape[1]))
+    np.add.at(summed, codes, influence)
+    return summed
+
+
+def influence_vcov(influence: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
+    """Variance matrix of the estimates from an ``(n, k)`` influence matrix.
+
+    ``psi' psi / n^2``; with clusters, the influence values are summed within clusters
+    first and the result scaled by ``G / (G - 1)`` (Liang & Zeger 1986), as
+    ``analysis.causal.estimate.influence_se`` does for one estimate.
+    """
+    n = influence.shape[0]
+    if cluster is None:
+        return influence.T @ influence / n**2
+    summed = cluster_sums(influence, cluster)
+    g = summed.shape[0]
+    if g < 2:
+        raise ValueError("cluster: at least two clusters are needed for clustered standard errors")
+    return g / (g - 1) * (summed.T @ summed) / n**2
+
+
 def multiplier_bootstrap(
     influence: np.ndarray, cluster: np.ndarray | None, n_bootstrap: int, seed: int
 ) -> np.ndarray:
@@ -152,10 +177,7 @@ def multiplier_bootstrap(
     """
     n = influence.shape[0]
     if cluster is not None:
-        codes = pd.factorize(cluster)[0]
-        summed = np.zeros((codes.max() + 1, influence.shape[1]))
-        np.add.at(summed, codes, influence)
-        influence = summed
+        influence = cluster_sums(influence, cluster)
     gen = rng(seed, "did", "multiplier")
     out = np.empty((n_bootstrap, influence.shape[1]))
     chunk = max(1, 2_000_000 // max(influence.shape[0], 1))
@@ -580,10 +602,13 @@ def format_plain(x: float, decimals: int = 0) -> str:
 
 
 def _inference(
-    estimates: np.ndarray, psi: np.ndarray, draws: np.ndarray | None, alpha: float
+    estimates: np.ndarray,
+    psi: np.ndarray,
+    draws: np.ndarray | None,
+    alpha: float,
+    cluster: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    n = psi.shape[0]
-    se_analytic = np.sqrt(np.sum(psi**2, axis=0)) / n
+    se_analytic = np.sqrt(np.clip(np.diag(influence_vcov(psi, cluster)), 0, None))
     if draws is None:
         se = se_analytic
     else:
@@ -602,12 +627,13 @@ def _uniform_critical(draws: np.ndarray, se: np.ndarray, alpha: float) -> float:
     return float(np.quantile(t_max, 1 - alpha))
 
 
-def _pretrend(es: pd.DataFrame, psi: np.ndarray) -> tuple[float, int, float]:
+def _pretrend(
+    es: pd.DataFrame, psi: np.ndarray, cluster: np.ndarray | None = None
+) -> tuple[float, int, float]:
     pre = np.flatnonzero(es["event_time"].to_numpy() < -1)
     if len(pre) == 0:
         return float("nan"), 0, float("nan")
-    n = psi.shape[0]
-    vcov = psi[:, pre].T @ psi[:, pre] / n**2
+    vcov = influence_vcov(psi[:, pre], cluster)
     b = es["estimate"].to_numpy()[pre]
     chi2 = float(b @ np.linalg.pinv(vcov) @ b)
     df = int(np.linalg.matrix_rank(vcov))
@@ -655,8 +681,9 @@ def did_effect(
     n_bootstrap : int
         Multiplier-bootstrap draws (0: analytic influence-function SEs, no uniform band).
     cluster : str, optional
-        Cluster column (e.g. household), constant within unit; bootstrap weights are
-        drawn per cluster. By default per unit.
+        Cluster column (e.g. household), constant within unit: the analytic standard
+        errors and the pre-trend Wald test are cluster-robust (influence values summed
+        within clusters), and bootstrap weights are drawn per cluster. By default per unit.
     alpha : float
         1 - confidence level.
     incomplete : {"error", "drop"}
@@ -721,7 +748,7 @@ def did_effect(
     all_psi = np.column_stack([psi_cells, es_psi, overall_psi])
     all_est = np.concatenate([cells["att"].to_numpy(), es_est, [overall]])
     draws = multiplier_bootstrap(all_psi, p.cluster, n_bootstrap, seed) if n_bootstrap else None
-    inf = _inference(all_est, all_psi, draws, alpha)
+    inf = _inference(all_est, all_psi, draws, alpha, p.cluster)
 
     k, m = len(cells), len(event_times)
     es_slice = slice(k, k + m)
@@ -773,7 +800,7 @@ def did_effect(
     )
     es_no_ref = event_study[event_study["event_time"] != -1].reset_index(drop=True)
     pre_cols = np.flatnonzero(event_times < -1)
-    chi2, df, p_pre = _pretrend(es_no_ref, es_psi)
+    chi2, df, p_pre = _pretrend(es_no_ref, es_psi, p.cluster)
     checks, notes = [], []
     if len(pre_cols):
         checks.append(
