@@ -28,10 +28,10 @@ BENCH_COVARIATES = 5
 """Numeric covariates of the replications (plus the categorical ``region``)."""
 SPEED_N, SPEED_COVARIATES = 20_000, 29
 """Speed data: 20,000 rows x 30 covariates (29 numeric plus ``region``)."""
-SLOW_METHODS = ("dml", "forest", "survival_hr", "survival_rmst")
+SLOW_METHODS = ("dml", "forest", "survival_hr", "survival_rmst", "skewed_costs")
 """Estimators run ``--n-rep`` times; every other one ``--fast-factor`` times as often."""
 DEFAULT_METHODS = "regression,ipw,aipw,matching,dml,forest"
-DEFAULT_DESIGNS = "did,rd_sharp,rd_fuzzy,iv,survival_hr,survival_rmst"
+DEFAULT_DESIGNS = "did,rd_sharp,rd_fuzzy,iv,survival_hr,survival_rmst,skewed_costs"
 QUICK = {"n_rep": 5, "fast_factor": 1, "n": 500}
 """``--quick``: a smoke run of the whole machinery in well under a minute."""
 COLUMNS = ("bias", "rmse", "coverage", "mean_se", "empirical_sd", "seconds_per_fit", "n_failed")
@@ -124,12 +124,14 @@ def _print_table(table: pd.DataFrame, title: str) -> None:
     out.add_column("s/fit", justify="right")
     out.add_column("failed", justify="right")
     for r in table.itertuples():
+        scale = getattr(r, "scale", float("nan"))
+        share = f" ({r.bias / scale:+.1%} of mean)" if scale == scale else ""
         out.add_row(
             r.method,
             f"{r.n:,}",
             str(r.n_rep + r.n_failed),
             f"{r.true_effect:.4g}",
-            f"{r.bias:+.4f}",
+            f"{r.bias:+.4f}{share}",
             f"{r.rmse:.4f}",
             f"{r.coverage:.1%}",
             f"{r.mean_se:.4f}",
@@ -141,8 +143,8 @@ def _print_table(table: pd.DataFrame, title: str) -> None:
 
 
 def _records(table: pd.DataFrame) -> dict:
-    keys = ("design", "n", "n_rep", "true_effect", *COLUMNS)
-    return {r["method"]: {k: r[k] for k in keys} for r in table.to_dict("records")}
+    keys = ("design", "n", "n_rep", "true_effect", *COLUMNS, "scale")
+    return {r["method"]: {k: r.get(k) for k in keys} for r in table.to_dict("records")}
 
 
 def _csv(value: str) -> list[str]:
