@@ -163,18 +163,31 @@ def test_targeting_artifacts_include_the_uplift_curve_when_computed(tmp_path):
     plt.close(fig)
 
 
-def test_cost_windows_are_standardised_by_observed_months():
-    from analysis.study.costs import standardised_costs
+def test_cost_window_past_the_data_end_is_not_estimable():
+    from analysis.study.costs import COST_OUTCOMES, window_beyond_data
 
-    df = pd.DataFrame({"cost_total_12m": [1200.0, 600.0, 0.0, 50.0],
-                       "observed_months_12m": [12, 6, 12, 0],
-                       "cost_total_24m": [2400.0, 600.0, 0.0, 50.0],
-                       "observed_months_24m": [20, 6, 24, 0]})  # fmt: skip
-    out = standardised_costs(df)
-    assert out["cost_total_12m"].tolist()[:3] == [1200.0, 1200.0, 0.0]
-    assert out["cost_total_24m"].tolist()[:3] == [2880.0, 2400.0, 0.0]
-    assert out[["cost_total_12m", "cost_total_24m"]].iloc[3].isna().all()  # nothing observed
-    assert df["cost_total_12m"].tolist() == [1200.0, 600.0, 0.0, 50.0]  # input kept
+    twelve, twentyfour = COST_OUTCOMES
+    df = pd.DataFrame({"index_date": pd.to_datetime(["2023-05-16", "2023-07-17"]),
+                       "followup_end": pd.to_datetime(["2024-01-31", "2025-03-31"])})  # fmt: skip
+    assert window_beyond_data(df, twelve) == ""  # 2023-07 + 11 months = 2024-06
+    reason = window_beyond_data(df, twentyfour)  # 2023-07 + 23 months = 2025-06
+    assert "24-month" in reason and "2025-06" in reason and "2025-03" in reason
+    last_possible = df.assign(index_date=pd.to_datetime(["2023-04-01", "2023-04-30"]))
+    assert window_beyond_data(last_possible, twentyfour) == ""  # ends exactly 2025-03
+
+
+def test_not_estimable_windows_are_recorded_not_dropped():
+    from analysis.study.costs import COST_METHODS, COST_OUTCOMES, not_estimable
+
+    df = pd.DataFrame({"treat": [1] * 12 + [0] * 30})
+    rows = not_estimable(df, program="vitality", outcome=COST_OUTCOMES[1], methods=COST_METHODS,
+                         reason="window past the data", headline=True)  # fmt: skip
+    assert [a.method for a in rows] == list(COST_METHODS)
+    assert [a.role for a in rows] == ["primary"] + ["sensitivity"] * (len(COST_METHODS) - 1)
+    assert all(not a.passed and a.result is None for a in rows)
+    assert rows[0].headline and not any(a.headline for a in rows[1:])
+    assert all(a.reason == "window past the data" for a in rows)
+    assert (rows[0].n_treated, rows[0].n_control) == (12, 30)
 
 
 def _risk_people(n: int, seed: int) -> pd.DataFrame:
@@ -265,3 +278,18 @@ def test_risk_step_validation_artifacts(tmp_path):
     published = pd.read_parquet(next(p for p in paths if p.name == "subgroups.parquet"))
     assert "<10" in published.events.tolist()
     plt.close("all")
+
+
+def test_method_check_that_cannot_run_keeps_the_saved_columns():
+    # A design too small for the plasmode check gives a row per method with its note,
+    # and the columns the notebook and the saved table use (``seconds`` among them).
+    from analysis.study import exercise
+
+    df = pd.DataFrame({"treat": [1] * 3 + [0] * 20, "next_exercise_habit": [1.0] * 23})
+    for c in exercise.COVARIATES:
+        df[c] = 0.0
+    table = exercise.method_check(df, exercise.EXERCISE_OUTCOMES[0], seed=1, n_rep=2)
+    assert list(table["method"]) == list(exercise.PLASMODE_METHODS)
+    assert {"seconds", "note", "bias", "coverage"} <= set(table.columns)
+    assert table["note"].str.len().gt(0).all()
+    table.drop(columns="seconds")  # what notebook 03 does

@@ -149,16 +149,26 @@ def bootstrap_estimates(
     return np.asarray(results, float)
 
 
-def _diagnostics(design: Design, fit: Fit, method: str, estimand: str, seed: int):
-    if fit.propensity is not None and fit.weights is not None:
-        e, w = fit.propensity, fit.weights
-    else:
-        # Methods without weights: gates on a diagnostic logistic propensity model.
-        e = fit.propensity
-        if e is None:
-            e = fit_propensity(design.X, design.t, seed=int_seed(seed, "diagnostic"))
+def _diagnostics(design: Design, fit: Fit, method: str, estimand: str, seed: int, kw: dict):
+    """The gates of the design: balance, overlap and effective sample size.
+
+    They are computed on the propensity model fitted to the whole analysis sample (its
+    inverse-probability weights), whatever the estimator, so that every estimator of an
+    outcome faces the same design check; ``ipw`` is judged on its own weights (the same
+    model), ``matching`` on its matched sample. AIPW's cross-fitted propensities (which
+    enter its scores) would judge the fold split rather than the design.
+    """
+    if method == "aipw" or fit.propensity is None or fit.weights is None:
+        model = (
+            kw["options"].get("propensity_model", "logistic") if method == "aipw" else "logistic"
+        )
+        e = fit_propensity(design.X, design.t, seed=int_seed(seed, "diagnostic"), model=model)
         e = np.clip(e, 1e-6, 1 - 1e-6)
         w = ipw_weights(design.t, e, estimand)
+        if fit.keep is not None:
+            w = w * fit.keep
+    else:
+        e, w = fit.propensity, fit.weights
     diag = weighting_diagnostics(
         design.X, design.t, design.columns, e, w, estimand, warnings=design.warnings
     )
@@ -341,7 +351,7 @@ def estimate_effect(
         p_value = float(2 * stats.norm.sf(abs(z)))
     else:
         z, p_value = np.nan, float(fit.estimate == 0)
-    diag, e, w = _diagnostics(design, fit, method, estimand, seed)
+    diag, e, w = _diagnostics(design, fit, method, estimand, seed, kw)
     if n_used[1] < MIN_GROUP_SIZE:
         note = f"only {n_used[1]} distinct comparison people were matched; suppress when publishing"
         diag = diag.with_checks(warnings=(note,))
@@ -355,6 +365,7 @@ def estimate_effect(
         outcome_binary=design.outcome_is_binary,
         propensity=e,
         weights=w,
+        estimator_propensity=fit.propensity,
         treatment_values=design.t,
         n_clusters=None if cluster is None else int(design.cluster.max() + 1),
         covariates=design.columns,

@@ -1,10 +1,13 @@
 """Step 04: effects on health markers, medical costs and severe events; economics.
 
 Mystar (coaching, high risk) and Vitality (exercise, low-middle risk) are each compared
-with their offered non-participants. The primary estimate is AIPW (ATT) with a two-part
-outcome model for costs; regression and IPW are sensitivity analyses. The event study of
-monthly costs uses Callaway & Sant'Anna DiD, severe events weighted Kaplan-Meier and the
-RMST difference. The economics turn the 12-month cost effect into ROI and break-even.
+with their offered non-participants. The primary estimate is AIPW (ATT): a linear outcome
+model for health markers (Lin's regression and IPW beside it), a two-part model for costs
+(IPW and DML beside it). Sensitivity analyses are withheld whenever the primary estimate
+is. Costs are the NHI's expenditure over the window as it occurred
+(:data:`COST_ESTIMAND`). The event study of monthly costs uses Callaway & Sant'Anna DiD,
+severe events weighted Kaplan-Meier and the RMST difference. The economics turn the
+12-month cost effect into ROI and break-even.
 """
 
 from __future__ import annotations
@@ -39,8 +42,25 @@ COST_OUTCOMES = (
     Outcome("cost_total_24m", "24か月の医療費", "Medical cost, 24 months", "円", "yen",
             "two_part"),
 )  # fmt: skip
-"""Cost outcomes, standardised to the whole window (see :func:`standardised_costs`)."""
-COST_METHODS = ("aipw", "regression", "ipw")
+"""Cost outcomes: the NHI's medical expenditure in the first 12 (24) months from the index
+month, summed as it occurred (see :func:`cost_frame` for the estimand)."""
+COST_ESTIMAND = {
+    "en": "NHI medical expenditure in the window from the index month, as incurred: a "
+    "person who dies counts the costs they had until death, a person who leaves NHI "
+    "(75th birthday, moving, employee insurance) the costs the NHI paid until leaving; "
+    "no partial window is annualised",
+    "ja": "基準月からの期間内に国保が負担した医療費（発生額の合計）。死亡した人は死亡までの医療費、"
+    "国保を脱退した人（75歳到達、転出、被用者保険への加入）は脱退までの医療費を数え、"
+    "途中までの期間を年換算しない",
+}
+"""The estimand of every cost row, as the report states it."""
+HEALTH_METHODS = ("aipw", "regression", "ipw")
+"""Health markers: primary AIPW (linear outcome model); Lin's regression and IPW beside it."""
+COST_METHODS = ("aipw", "ipw", "dml")
+"""Costs: primary AIPW with a two-part model (logistic for any cost, gamma GLM with a log
+link for its size); IPW and DML beside it. Linear regression on yen is not used: with
+heavy-tailed costs its extrapolation is biased (``mvm-eval bench causal --designs
+skewed_costs``)."""
 EVENT_WINDOW = (-12, 11)
 """Months relative to the index month in the event study."""
 DID_BOOTSTRAP = 199
@@ -52,53 +72,74 @@ OTHER_CITY_POPULATION = 150_000
 """Population of the city used for the budget-impact illustration."""
 
 
-def standardised_costs(df: pd.DataFrame) -> pd.DataFrame:
-    """Cost outcomes scaled to their whole window by the months actually observed.
+def window_months(outcome: Outcome) -> int:
+    """The window of a cost outcome in months (``cost_total_12m`` -> 12)."""
+    return int(outcome.name.rsplit("_", 1)[1].removesuffix("m"))
 
-    A ``w``-month window is cut short when the person leaves NHI (75th birthday, moving,
-    employee insurance), dies, or when it runs past the end of the data; a window
-    starting later (participants start weeks after the offer date of non-participants)
-    is cut shorter by the data end. Raw sums would then differ between the groups for
-    reasons that have nothing to do with the program. ``cost_total_{w}m`` becomes
-    ``cost_total_{w}m * w / observed_months_{w}m`` (cost per observed month times the
-    window); people with no observed month get a missing value and are left out of that
-    outcome. Returns a copy; columns without their ``observed_months`` are unchanged.
+
+def window_beyond_data(df: pd.DataFrame, outcome: Outcome) -> str:
+    """Why a cost window cannot be estimated on this cohort, or ``""`` when it can.
+
+    The window of a person indexed in month ``m`` ends in month ``m + w - 1``; when that
+    month lies after the data's last month (``followup_end`` of people followed to the
+    end of the data) for anyone, the window is cut by the data end for some people and
+    not others (participants start later than the offer date of non-participants), and
+    the cost sums would not be comparable.
     """
-    out = df.copy()
-    for o in COST_OUTCOMES:
-        months = _observed_months(o)
-        if o.name not in out.columns or months not in out.columns:
-            continue
-        w = int(o.name.rsplit("_", 1)[1].removesuffix("m"))
-        obs = out[months].astype(float)
-        out[o.name] = (out[o.name].astype(float) * w / obs).where(obs > 0)
-    return out
+    index = pd.to_datetime(df["index_date"]).dt.to_period("M")
+    data_end = pd.to_datetime(df["followup_end"]).max().to_period("M")
+    last = index.max() + (window_months(outcome) - 1)
+    if last <= data_end:
+        return ""
+    return (f"the {window_months(outcome)}-month window of people indexed in {index.max()} "
+            f"ends in {last}, after the end of the data ({data_end})")  # fmt: skip
 
 
-def _observed_months(outcome: Outcome) -> str:
-    """The cohort column counting the observed months of a cost window
-    (``cost_total_12m`` -> ``observed_months_12m``)."""
-    return f"observed_months_{outcome.name.rsplit('_', 1)[1]}"
+def cost_frame(cohort, outcomes=(*(o.name for o in COST_OUTCOMES),)) -> pd.DataFrame:
+    """The analysis frame of the health-marker and cost outcomes of one program.
+
+    Costs are the sums over the window as they occurred (:data:`COST_ESTIMAND`): death
+    and leaving NHI end the costs; nothing is annualised or imputed. The end of follow-up
+    (``followup_end``) comes along for :func:`window_beyond_data`.
+    """
+    from analysis.study.effects import analysis_frame
+
+    return analysis_frame(cohort, [*outcomes, "followup_end"])
 
 
 def program_effects(cohorts: dict, *, seed: int) -> list:
-    """AIPW / regression / IPW effects on health markers and costs, per program.
+    """Effects on health markers and medical costs, per program (primary AIPW first).
 
-    Cost outcomes are standardised to their whole window (:func:`standardised_costs`)."""
-    from analysis.study.effects import analysis_frame
-
+    A cost window that runs past the end of the data is recorded as not estimable, with
+    the reason (:func:`window_beyond_data`), never dropped silently.
+    """
     out = []
     outcomes = (*HEALTH_OUTCOMES, *COST_OUTCOMES)
-    months = [_observed_months(o) for o in COST_OUTCOMES]
     for program in ("mystar", "vitality"):
-        df = standardised_costs(
-            analysis_frame(cohorts[program], [*(o.name for o in outcomes), *months])
-        )
+        df = cost_frame(cohorts[program], [o.name for o in outcomes])
         for o in outcomes:
-            out += run_methods(df, program=program, outcome=o, methods=COST_METHODS, seed=seed,
-                               headline_method="aipw" if o.name.startswith("cost_total_12")
-                               or program == "mystar" and o.name == "next_hba1c" else None)  # fmt: skip
+            headline = o.name == "cost_total_12m" or (
+                program == "mystar" and o.name == "next_hba1c"
+            )
+            methods = COST_METHODS if o in COST_OUTCOMES else HEALTH_METHODS
+            beyond = window_beyond_data(df, o) if o in COST_OUTCOMES else ""
+            if beyond:
+                out += not_estimable(df, program=program, outcome=o, methods=methods,
+                                     reason=beyond, headline=headline)  # fmt: skip
+                continue
+            out += run_methods(df, program=program, outcome=o, methods=methods, seed=seed,
+                               headline_method="aipw" if headline else None)  # fmt: skip
     return out
+
+
+def not_estimable(df, *, program, outcome, methods, reason, headline) -> list:
+    """Attempts recorded as not estimable, with ``reason`` (shown as withheld)."""
+    from analysis.study.effects import Attempt, with_primary
+
+    n1 = int(df["treat"].sum())
+    n0 = int(len(df) - n1)
+    return with_primary([Attempt(program, outcome, m, None, reason, n1, n0,
+                                 headline=headline and m == methods[0]) for m in methods])  # fmt: skip
 
 
 def event_panel(cohort, window=EVENT_WINDOW) -> pd.DataFrame:
@@ -115,18 +156,22 @@ def event_panel(cohort, window=EVENT_WINDOW) -> pd.DataFrame:
 def event_study(cohort, *, seed: int, program: str):
     """Event study of monthly total cost (DiD); an ``Attempt`` holding a ``DidResult``.
 
-    People not observed in every month of the window are left out (``incomplete="drop"``).
+    People not observed in every month of the window are left out here, before the
+    estimator sees the panel, so that the attempt records who was analysed.
     """
     from analysis.causal.did import did_effect
 
     panel = event_panel(cohort)
-    panel = panel[panel["observed"].astype(bool)]
+    months = EVENT_WINDOW[1] - EVENT_WINDOW[0] + 1
+    complete = panel.groupby("person_id")["observed"].transform(
+        lambda o: bool(o.astype(bool).all()) and len(o) == months
+    )
+    panel = panel[complete.astype(bool)].assign(treat=lambda d: d["first_treated"].notna())
     outcome = Outcome("cost_total_monthly", "月間医療費（イベントスタディ）",
                       "Monthly medical cost (event study)", "円/月", "yen/month")  # fmt: skip
     return attempt(program, outcome, "did", did_effect, panel, unit="person_id",
                    time="rel_month", outcome="cost_total", first_treated="first_treated",
-                   seed=int_seed(seed, "did", program), n_bootstrap=DID_BOOTSTRAP,
-                   incomplete="drop")  # fmt: skip
+                   seed=int_seed(seed, "did", program), n_bootstrap=DID_BOOTSTRAP)  # fmt: skip
 
 
 def severe_event_frame(cohort) -> pd.DataFrame:

@@ -36,9 +36,12 @@ SENSITIVITY_METHODS = ("regression", "ipw", "matching", "dml")
 EFFECT_COLUMNS = [
     "program", "outcome", "label_ja", "label_en", "unit_ja", "unit_en", "method",
     "estimand", "estimate", "ci_low", "ci_high", "p_value", "n_treated", "n_control",
-    "passed", "reason", "reason_ja", "headline",
+    "passed", "reason", "reason_ja", "headline", "role",
 ]  # fmt: skip
 
+METHOD_JA = {"aipw": "AIPW", "regression": "回帰", "ipw": "IPW", "matching": "マッチング",
+             "dml": "DML"}  # fmt: skip
+"""Estimator names in the Japanese reasons of sensitivity rows."""
 PROGRAM_JA = {k: v["ja"] for k, v in PROGRAM_LABELS.items()}
 PROGRAM_EN = {k: v["en"] for k, v in PROGRAM_LABELS.items()}
 
@@ -84,6 +87,14 @@ class Attempt:
         Shown in the report's summary.
     seconds : float
         Time the estimator took.
+    treated_ids : tuple of str
+        Person ids of the treated people in the data the estimator was given (never
+        published; lets a recovery check compute the truth of exactly this estimate).
+    role : {"primary", "sensitivity"}
+        The pre-declared primary estimate of its outcome, or a sensitivity analysis.
+    primary : Attempt or None
+        For a sensitivity analysis, the primary estimate of the same outcome: when the
+        primary is withheld, so is the sensitivity analysis, with the primary's reason.
     """
 
     program: str
@@ -95,23 +106,41 @@ class Attempt:
     n_control: int = 0
     headline: bool = False
     seconds: float = 0.0
+    treated_ids: tuple = dataclasses.field(default=(), repr=False, compare=False)
+    role: str = "primary"
+    primary: Attempt | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
-    def passed(self) -> bool:
+    def own_passed(self) -> bool:
+        """The estimate ran and passed its own diagnostics."""
         return self.result is not None and bool(self.result.diagnostics.passed)
 
     @property
+    def passed(self) -> bool:
+        """Shown as a number: it passed, and so did its primary (for a sensitivity row)."""
+        return self.own_passed and (self.primary is None or self.primary.passed)
+
+    @property
     def reason(self) -> str:
-        if self.result is None:
-            return self.error
-        return self.result.diagnostics.reason()
+        return self._reason("en")
 
     @property
     def reason_ja(self) -> str:
         """The reason in Japanese (estimator errors keep their English text after a label)."""
+        return self._reason("ja")
+
+    def _reason(self, lang: str) -> str:
         if self.result is None:
-            return f"推定できませんでした: {self.error}" if self.error else ""
-        return self.result.diagnostics.reason("ja")
+            if lang == "ja":
+                return f"推定できませんでした: {self.error}" if self.error else ""
+            return self.error
+        own = self.result.diagnostics.reason(lang)
+        if own or self.primary is None or self.primary.passed:
+            return own
+        inherited = self.primary.reason_ja if lang == "ja" else self.primary.reason
+        if lang == "ja":
+            return f"主解析（{METHOD_JA.get(self.primary.method, self.primary.method)}）が判定保留: {inherited}"
+        return f"primary estimate ({self.primary.method}) withheld: {inherited}"
 
     def to_row(self) -> dict:
         """One row of the effects table (:data:`EFFECT_COLUMNS`)."""
@@ -127,6 +156,7 @@ class Attempt:
             "method": self.method,
             "estimand": getattr(r, "estimand", "") if r is not None else "",
             "headline": bool(self.headline),
+            "role": self.role,
             "passed": self.passed,
             "reason": self.reason,
             "reason_ja": self.reason_ja,
@@ -173,6 +203,9 @@ def complete_cases(df: pd.DataFrame, outcome: str) -> pd.DataFrame:
 
 
 def _group_sizes(df: pd.DataFrame, treatment: str) -> tuple[int, int]:
+    """People in each group (a panel counts each person once)."""
+    if "person_id" in df.columns:
+        df = df.drop_duplicates("person_id")
     t = df[treatment].astype(int)
     return int(t.sum()), int((t == 0).sum())
 
@@ -184,6 +217,7 @@ def attempt(program: str, outcome: Outcome, method: str, fn, data, /, **kw) -> A
     """
     treatment = kw.get("treatment", "treat")
     n1, n0 = _group_sizes(data, treatment) if treatment in data.columns else (0, 0)
+    ids = _treated_ids(data, treatment)
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -192,8 +226,16 @@ def attempt(program: str, outcome: Outcome, method: str, fn, data, /, **kw) -> A
     except (ValueError, np.linalg.LinAlgError, ZeroDivisionError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         return Attempt(program, outcome, method, None, msg, n1, n0,
-                       seconds=time.perf_counter() - start)  # fmt: skip
-    return Attempt(program, outcome, method, res, "", n1, n0, seconds=time.perf_counter() - start)
+                       seconds=time.perf_counter() - start, treated_ids=ids)  # fmt: skip
+    return Attempt(program, outcome, method, res, "", n1, n0,
+                   seconds=time.perf_counter() - start, treated_ids=ids)  # fmt: skip
+
+
+def _treated_ids(data: pd.DataFrame, treatment: str) -> tuple:
+    if "person_id" not in data.columns or treatment not in data.columns:
+        return ()
+    t = pd.to_numeric(data[treatment], errors="coerce").fillna(0).astype(bool)
+    return tuple(data.loc[t.to_numpy(), "person_id"].drop_duplicates())
 
 
 def run_methods(
@@ -211,7 +253,9 @@ def run_methods(
     """Run the pre-declared estimators of one outcome; each becomes an :class:`Attempt`.
 
     People without a measured outcome are left out (complete cases). Each method's seed
-    is derived from ``seed`` and the program, outcome and method names.
+    is derived from ``seed`` and the program, outcome and method names. The first method
+    is the primary estimate; the others are sensitivity analyses, withheld whenever the
+    primary is (:func:`with_primary`).
     """
     from analysis.causal.estimate import estimate_effect
 
@@ -228,7 +272,17 @@ def run_methods(
             kw["n_bootstrap"] = n_bootstrap
         a = attempt(program, outcome, method, estimate_effect, data, **kw)
         out.append(_with_headline(a, method == headline_method))
-    return out
+    return with_primary(out)
+
+
+def with_primary(attempts: Sequence[Attempt]) -> list[Attempt]:
+    """The first attempt is the primary estimate; the others become its sensitivity
+    analyses, withheld whenever it is (see :class:`Attempt`)."""
+    if not attempts:
+        return []
+    first = dataclasses.replace(attempts[0], role="primary", primary=None)
+    rest = [dataclasses.replace(a, role="sensitivity", primary=first) for a in attempts[1:]]
+    return [first, *rest]
 
 
 def _with_headline(a: Attempt, headline: bool) -> Attempt:

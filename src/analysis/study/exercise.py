@@ -7,6 +7,8 @@ regression, IPW, matching and DML are sensitivity analyses.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -119,7 +121,7 @@ def letter_iv(df: pd.DataFrame, outcome: Outcome, *, program: str = "vitality") 
 
     a = attempt(program, outcome, "iv_letter", late, data, instrument="nudge",
                 treatment="treat", outcome=outcome.name)  # fmt: skip
-    return a
+    return dataclasses.replace(a, role="design")
 
 
 def steps_by_week(activity, enrollments, fiscal_year: int, program: str = "vitality"):
@@ -234,7 +236,8 @@ def method_check(df: pd.DataFrame, outcome: Outcome, *, seed: int, n_rep: int = 
     except ValueError as e:
         return pd.DataFrame({"method": list(PLASMODE_METHODS), "true_effect": PLASMODE_EFFECT,
                              "mean_estimate": np.nan, "bias": np.nan, "rmse": np.nan,
-                             "coverage": np.nan, "note": str(e).splitlines()[0]})  # fmt: skip
+                             "coverage": np.nan, "seconds": np.nan,
+                             "note": str(e).splitlines()[0]})  # fmt: skip
     return table
 
 
