@@ -160,12 +160,22 @@ def hash_artifacts(run_dir: Path) -> dict[str, str]:
     }
 
 
+def notebook_cells(nb: dict[str, Any]) -> list[list[str]]:
+    """Type and source of each cell of a notebook, in order, papermill's
+    ``injected-parameters`` cell left out: what a notebook executes."""
+    return [
+        [c.get("cell_type"), "".join(c.get("source", ""))]
+        for c in nb.get("cells", [])
+        if "injected-parameters" not in c.get("metadata", {}).get("tags", [])
+    ]
+
+
 def notebook_sha256(path: Path) -> str:
-    """SHA-256 of a notebook's cells (type and source, in order), outputs and metadata
-    excluded: what a run executes, not what a previous execution showed."""
+    """SHA-256 of a notebook's cells (:func:`notebook_cells`), outputs and metadata
+    excluded: what a run executes, not what a previous execution showed. A notebook
+    executed by papermill hashes like its source."""
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    cells = [[c.get("cell_type"), "".join(c.get("source", ""))] for c in nb.get("cells", [])]
-    payload = json.dumps(cells, ensure_ascii=False, separators=(",", ":"))
+    payload = json.dumps(notebook_cells(nb), ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
