@@ -1,7 +1,8 @@
-"""Comparisons of verify: a re-run against the run."""
+"""Comparisons of verify: files against the manifest, and a re-run against the run."""
 
 import json
 import math
+import os
 
 import nbformat
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from analysis.runs import compare as C
+from analysis.runs import manifest as mf
 
 
 def _table(values, **extra) -> pd.DataFrame:
@@ -139,3 +141,39 @@ def test_a_rerun_file_that_cannot_be_read_differs(tmp_path):
     (tmp_path / "bad.parquet").write_bytes(b"PAR1 broken")
     c = C.compare_files(rec, tmp_path / "bad.parquet")
     assert c.status == "differs" and c.detail.startswith("not readable as parquet")
+
+
+def test_check_record_names_every_kind_of_problem(tmp_path):
+    names = ["same.json", "altered.parquet", "gone.png", "pipe.json", "table.parquet"]
+    for name in names[:4] + ["table.parquet"]:
+        p = tmp_path / name
+        if name.endswith(".parquet"):
+            _table(BASE).to_parquet(p)
+        else:
+            p.write_text('{"a": 1}')
+    recorded = {name: mf.file_record(tmp_path / name) for name in names}
+    _table(BASE * 2).to_parquet(tmp_path / "altered.parquet")
+    (tmp_path / "gone.png").unlink()
+    (tmp_path / "pipe.json").unlink()
+    os.mkfifo(tmp_path / "pipe.json")
+    (tmp_path / "new.txt").write_text("x")
+    (tmp_path / "report" / "ja").mkdir(parents=True)
+    (tmp_path / "report" / "ja" / "report.pdf").write_bytes(b"%PDF")
+    # the table re-written with the same values: bytes differ, canonical form the same
+    t = tmp_path / "table.parquet"
+    pd.read_parquet(t).to_parquet(t, compression="gzip")
+    present = mf.run_files(tmp_path)
+    rows = {r.item: r for r in C.check_record("file", recorded, present,
+                                             after_manifest=mf.rendered_after_manifest)}  # fmt: skip
+    assert {k: r.status for k, r in rows.items()} == {
+        "same.json": "same",
+        "altered.parquet": "differs",
+        "gone.png": "missing",
+        "pipe.json": "unreadable",
+        "table.parquet": "differs",
+        "new.txt": "extra",
+        "report/ja/report.pdf": "not covered",
+    }
+    assert rows["altered.parquet"].detail.endswith("; content differs")
+    assert rows["table.parquet"].detail.endswith("; canonical form unchanged")
+    assert not rows["pipe.json"].ok and rows["report/ja/report.pdf"].ok

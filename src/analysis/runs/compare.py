@@ -1,4 +1,8 @@
-"""Comparisons behind ``mvm-eval verify``: a run against a re-run.
+"""Comparisons behind ``mvm-eval verify``: a run against its manifest, and against a re-run.
+
+*Tamper evidence* (:func:`check_record`): every file on disk is checked against the
+SHA-256 of its bytes in the manifest; a file that is missing, unreadable, altered, or
+present but not in the manifest is named.
 
 *Reproduction* (:func:`compare_files`): the run is re-executed and every file the re-run
 writes is compared with the recorded one, within stated tolerances rather than bit for
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,13 +34,13 @@ import numpy as np
 import pandas as pd
 
 REL_TOLERANCE = 1e-5
-"""Relative tolerance on floats. One ulp is 2.2e-16 relative; but iterative fits (the
-logistic models inside AIPW stop at a convergence tolerance) turn a last-bit difference
-into much more: re-running a 6,000-resident town with another OpenBLAS kernel changed
-estimates by up to 3.6e-7 relative (1.0e-6 for a bias, a difference of two close numbers).
-1e-5 leaves a wide margin over that and is still far below the 3-4 significant digits the
-report shows; a real change (another seed, other data, changed code) moves estimates by
-orders of magnitude more."""
+"""Relative tolerance on floats. One ulp is 2.2e-16 relative, but a result computed
+through iterative fits carries a last-bit difference much further: re-running a
+6,000-resident town with another OpenBLAS kernel changed an AIPW estimate by 3.6e-7
+relative and a bias (a difference of two close numbers) by 1.0e-6. 1e-5 leaves a margin
+over that and is still far below the 3-4 significant digits the report shows; a real
+change (another seed, other data, changed code) moves estimates by orders of magnitude
+more."""
 ABS_TOLERANCE = 1e-6
 """Absolute tolerance, for values that are zero up to noise (a difference of two close
 numbers, a coefficient that vanishes), where a relative difference means nothing; far
@@ -46,6 +51,10 @@ same figure: a line moved by a millionth of a pixel flips the rounding of a few
 antialiased pixels by one level (another OpenBLAS kernel: at most 7 pixels, by 1)."""
 
 SAME, WITHIN, DIFFERS = "same", "within tolerance", "differs"
+MISSING, EXTRA, UNREADABLE, NOT_COVERED = "missing", "extra", "unreadable", "not covered"
+FAILED = "failed"
+GOOD = (SAME, WITHIN, NOT_COVERED)
+"""Statuses that do not fail a verification."""
 
 
 @dataclass(frozen=True)
@@ -274,3 +283,102 @@ def compare_files(recorded: Path, rerun: Path) -> Comparison:
         return Comparison(SAME)
     return Comparison(DIFFERS, f"bytes differ ({len(a):,} bytes recorded, {len(b):,} re-run)")
 
+
+# ------------------------------------------------------------------ tamper evidence
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a verification: which check, which file, its status and why.
+
+    Attributes
+    ----------
+    check : {"input", "file", "re-run"}
+        The dataset's files against the manifest, the run directory's files against the
+        manifest, or the re-run's files against the run's.
+    item : str
+        File name (inputs) or path relative to the run directory.
+    status : str
+        ``same``, ``within tolerance``, ``not covered`` (files that pass), or ``differs``,
+        ``missing``, ``extra``, ``unreadable``, ``failed``.
+    detail : str
+    """
+
+    check: str
+    item: str
+    status: str
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in GOOD
+
+
+_HAS_CANONICAL_FORM = (".parquet", ".json", ".ipynb")
+
+
+def _against_record(record: dict[str, Any], path: Path) -> tuple[str, str]:
+    from analysis.runs.manifest import canonical_sha256, file_sha256, is_regular_file
+
+    if not is_regular_file(path):
+        return UNREADABLE, "not a regular file"
+    try:
+        digest = file_sha256(path)
+    except OSError as e:
+        return UNREADABLE, f"cannot be read: {e.strerror or type(e).__name__}"
+    if digest == record["sha256"]:
+        return SAME, ""
+    detail = "bytes differ from the manifest's SHA-256"
+    size = path.stat().st_size
+    if record.get("size") not in (None, size):
+        detail += f" ({record['size']:,} bytes recorded, {size:,} now)"
+    if "canonical_sha256" in record and path.suffix in _HAS_CANONICAL_FORM:
+        try:
+            same = canonical_sha256(path) == record["canonical_sha256"]
+        except Exception as e:
+            detail += f"; no longer readable as {path.suffix[1:]} ({type(e).__name__})"
+        else:
+            detail += "; canonical form unchanged" if same else "; content differs"
+    return DIFFERS, detail
+
+
+def check_record(
+    check: str,
+    recorded: dict[str, dict[str, Any]],
+    present: dict[str, Path],
+    *,
+    after_manifest: Callable[[str], bool] | None = None,
+) -> list[Row]:
+    """Check files on disk against the manifest's record of them, by the hash of their bytes.
+
+    Parameters
+    ----------
+    check : str
+        Label of the check (``"input"`` or ``"file"``).
+    recorded : dict
+        ``{name: {"sha256": ..., ["size": ..., "canonical_sha256": ...]}}`` from the manifest.
+    present : dict
+        ``{name: path}`` of what is on disk now.
+    after_manifest : callable, optional
+        Names of files legitimately written after the manifest: listed as ``not covered``
+        rather than ``extra``.
+
+    Returns
+    -------
+    list of Row
+        One per name in either, sorted: ``same``, ``differs``, ``missing``, ``extra``,
+        ``unreadable`` or ``not covered``.
+    """
+    rows = []
+    for item in sorted(set(recorded) | set(present)):
+        if item not in recorded:
+            if after_manifest is not None and after_manifest(item):
+                why = "a rendered report (written after the manifest): not hash-checked"
+                rows.append(Row(check, item, NOT_COVERED, why))
+            else:
+                rows.append(Row(check, item, EXTRA, "not in the manifest"))
+        elif item not in present:
+            rows.append(Row(check, item, MISSING, "in the manifest but not on disk"))
+        else:
+            rows.append(Row(check, item, *_against_record(recorded[item], present[item])))
+    return rows
