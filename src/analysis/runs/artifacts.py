@@ -9,9 +9,10 @@ A run directory looks like this::
         artifacts/<step>/<name>.png          figures
         artifacts/<step>/<name>.json         key numbers
         artifacts/<step>/<name>.meta.json    caption, alt text, population, period (ja / en)
+        cohorts/<name>/*.parquet|json        person-level cohort tables for the later steps
         report/annual_report.ipynb           the executed report notebook
-        report/<lang>/report.html|.pdf|.docx
         manifest.json                        written last: hashes of everything above
+        report/<lang>/report.html|.pdf|.docx rendered later by `mvm-eval report` (not hashed)
 
 Each save function writes the artifact and a ``.meta.json`` sidecar, so the report can
 caption every table and figure in both languages and state its population and period.

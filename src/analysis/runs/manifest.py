@@ -3,11 +3,20 @@
 ``manifest.json`` is written last into a run directory (atomic rename), so its presence
 marks a complete run. It records input file hashes, parameters and seed, package versions
 and the lock-file hash, the git commit and dirty flag, the hashes of the source notebooks
-(their cell sources: committed preview outputs do not change what a run executes),
-and a hash of every artifact computed on a *canonical form*: tables and JSON numbers are
-rounded to ``SIGNIFICANT_DIGITS`` significant digits before hashing, so harmless
-floating-point noise (BLAS order, platform) does not break a reproduction, while any real
-change does.
+(their cell sources: committed preview outputs do not change what a run executes), and
+two hashes of *every file in the run directory* (``files``):
+
+- ``sha256``: of the file's bytes, the tamper evidence: any change to a file is seen;
+- ``canonical_sha256``: of its *canonical form*: tables and JSON numbers rounded to
+  ``SIGNIFICANT_DIGITS`` significant digits, executed notebooks reduced to the cells that
+  ran (outputs and papermill's injected parameters left out), other files as bytes.
+  Equal canonical hashes mean equal results to that precision, so two runs can be
+  compared by hash alone; a value that falls on a rounding boundary can still make them
+  differ by noise, which is why ``verify`` compares a re-run's values with a tolerance
+  (:mod:`analysis.runs.compare`).
+
+Files the report renderer writes later (``report/<lang>/report.<format>``) cannot be in
+the manifest; :func:`rendered_after_manifest` names them.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import json
 import math
 import os
 import platform
+import stat
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -29,9 +39,12 @@ import pandas as pd
 
 from analysis.config import PROJ_ROOT
 from analysis.data.dataset import file_sha256
+from analysis.errors import UserError
 
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+"""Version 2: ``files`` holds both hashes of every file of the run (version 1 only had
+canonical hashes of ``artifacts/``)."""
 SIGNIFICANT_DIGITS = 6
 """Precision of the canonical form of artifact tables and numbers (stated in the manifest)."""
 
@@ -84,15 +97,88 @@ def canonical_json_bytes(obj: Any) -> bytes:
     return json.dumps(_round_value(obj), sort_keys=True, ensure_ascii=False).encode("utf-8")
 
 
-def artifact_hash(path: Path) -> str:
-    """Hash of an artifact's canonical form (tables, JSON) or of its bytes (figures, other)."""
+def canonical_sha256(path: Path) -> str:
+    """Hash of a file's canonical form: tables, JSON, executed notebooks; other files as bytes."""
     if path.suffix == ".parquet":
         data = canonical_table_bytes(pd.read_parquet(path))
     elif path.suffix == ".json":
         data = canonical_json_bytes(json.loads(path.read_text(encoding="utf-8")))
+    elif path.suffix == ".ipynb":
+        return notebook_sha256(path)
     else:
-        data = path.read_bytes()
+        return file_sha256(path)
     return hashlib.sha256(data).hexdigest()
+
+
+def file_record(path: Path) -> dict[str, Any]:
+    """What the manifest records of one file: size, SHA-256 of the bytes, canonical hash."""
+    return {
+        "size": path.stat().st_size,
+        "sha256": file_sha256(path),
+        "canonical_sha256": canonical_sha256(path),
+    }
+
+
+def run_files(run_dir: Path) -> dict[str, Path]:
+    """Every entry under a run directory that is not a directory, ``manifest.json``
+    excepted, keyed by its path relative to the run (``/``-separated).
+
+    Hidden files and entries that are not regular files (links to directories, pipes)
+    are included, so that nothing in a run directory goes unlisted.
+    """
+    run_dir = Path(run_dir)
+    out = {}
+    for root, dirs, files in os.walk(run_dir):
+        here = Path(root)
+        dirs.sort()
+        names = files + [d for d in dirs if (here / d).is_symlink()]
+        for name in names:
+            rel = (here / name).relative_to(run_dir).as_posix()
+            if rel != MANIFEST:
+                out[rel] = here / name
+    return dict(sorted(out.items()))
+
+
+def is_regular_file(path: Path) -> bool:
+    """Whether ``path`` is (or links to) a regular file, which can be read without blocking."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def hash_run_files(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """:func:`file_record` of every file of a run (:func:`run_files`).
+
+    Raises
+    ------
+    UserError
+        If an entry is not a regular file or cannot be read or parsed, naming it.
+    """
+    records = {}
+    for rel, path in run_files(run_dir).items():
+        if not is_regular_file(path):
+            raise UserError(f"{path}: not a regular file; a run writes only files")
+        try:
+            records[rel] = file_record(path)
+        except Exception as e:
+            raise UserError(f"{path}: cannot be hashed: {type(e).__name__}: {e}") from None
+    return records
+
+
+def rendered_after_manifest(rel: str) -> bool:
+    """Whether a run-relative path is a rendered report (``report/<lang>/report.<format>``),
+    which ``mvm-eval report`` writes after the manifest."""
+    from analysis.report.i18n import LANGS
+    from analysis.report.render import EXECUTED, FORMATS
+
+    parts = rel.split("/")
+    return (
+        len(parts) == 3
+        and parts[0] == EXECUTED.parent.name
+        and parts[1] in LANGS
+        and parts[2] in {f"report.{fmt}" for fmt in FORMATS}
+    )
 
 
 def git_state(root: Path = PROJ_ROOT) -> dict[str, Any]:
@@ -148,24 +234,22 @@ def environment_differences(recorded: dict[str, Any], current: dict[str, Any]) -
     return diffs
 
 
-def hash_artifacts(run_dir: Path) -> dict[str, str]:
-    """Canonical hashes of every file under ``RUN_DIR/artifacts`` (keys relative to the run)."""
-    base = run_dir / "artifacts"
-    if not base.exists():
-        return {}
-    return {
-        str(p.relative_to(run_dir)): artifact_hash(p)
-        for p in sorted(base.rglob("*"))
-        if p.is_file()
-    }
+def notebook_cells(nb: dict[str, Any]) -> list[list[str]]:
+    """Type and source of each cell of a notebook, in order, papermill's
+    ``injected-parameters`` cell left out: what a notebook executes."""
+    return [
+        [c.get("cell_type"), "".join(c.get("source", ""))]
+        for c in nb.get("cells", [])
+        if "injected-parameters" not in c.get("metadata", {}).get("tags", [])
+    ]
 
 
 def notebook_sha256(path: Path) -> str:
-    """SHA-256 of a notebook's cells (type and source, in order), outputs and metadata
-    excluded: what a run executes, not what a previous execution showed."""
+    """SHA-256 of a notebook's cells (:func:`notebook_cells`), outputs and metadata
+    excluded: what a run executes, not what a previous execution showed. A notebook
+    executed by papermill hashes like its source."""
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    cells = [[c.get("cell_type"), "".join(c.get("source", ""))] for c in nb.get("cells", [])]
-    payload = json.dumps(cells, ensure_ascii=False, separators=(",", ":"))
+    payload = json.dumps(notebook_cells(nb), ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -194,9 +278,10 @@ def build_manifest(
         "canonical_form": {
             "tables": f"CSV, floats to {SIGNIFICANT_DIGITS} significant digits",
             "json": f"numbers to {SIGNIFICANT_DIGITS} significant digits",
+            "notebooks": "type and source of the cells executed",
             "other": "raw bytes",
         },
-        "artifacts": hash_artifacts(run_dir),
+        "files": hash_run_files(run_dir),
     }
 
 
@@ -212,9 +297,20 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> Path:
 
 
 def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of a run.
+
+    Raises
+    ------
+    UserError
+        If the run has no manifest or it is not a JSON object.
+    """
     path = Path(run_dir) / MANIFEST
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path}: no manifest; the run is incomplete or not a run directory"
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
+    if not path.is_file():
+        raise UserError(f"{path}: no manifest; the run is incomplete or not a run directory")
+    try:
+        man = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: not a readable manifest ({type(e).__name__}: {e})") from None
+    if not isinstance(man, dict):
+        raise UserError(f"{path}: not a readable manifest (not a JSON object)")
+    return man

@@ -6,9 +6,10 @@ writes ``manifest.json`` last. A failing notebook stops the run with the failing
 error and the path of the partial notebook; no manifest is written, so the run stays
 marked incomplete. Runs never overwrite each other.
 
-``verify_run`` re-executes a run from its manifest in a scratch directory and compares
-every artifact's canonical hash; it also re-hashes the inputs and the run's own
-artifacts, so a tampered input or artifact fails verification.
+``verify_run`` first checks the inputs and every file of the run directory against the
+SHA-256 hashes in the manifest (tamper evidence), then re-executes the run from its
+manifest in a scratch directory and compares every file the re-run writes with the
+recorded one, numbers within a stated tolerance (:mod:`analysis.runs.compare`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,9 +28,20 @@ from typing import Annotated, Any
 
 import typer
 
-from analysis.runs import manifest as mf
 from analysis.config import DEFAULT_DATASET, DEFAULT_SEED, NOTEBOOKS_DIR, REPORTS_DIR, RUNS_DIR
 from analysis.errors import UserError
+from analysis.runs import manifest as mf
+from analysis.runs.compare import (
+    ABS_TOLERANCE,
+    EXTRA,
+    FAILED,
+    MISSING,
+    PIXEL_TOLERANCE,
+    REL_TOLERANCE,
+    Row,
+    check_record,
+    compare_files,
+)
 
 STEPS = ("01_cohort", "02_risk", "03_effect_exercise", "04_effect_costs", "05_targeting")
 """The step notebooks, in execution order (``notebooks/<step>.ipynb``)."""
@@ -142,6 +155,10 @@ def execute_run(
     return executed
 
 
+def _write_params(run_dir: Path, params: dict[str, Any]) -> None:
+    (run_dir / "params.json").write_text(json.dumps(params, indent=2, sort_keys=True) + "\n")
+
+
 def run_pipeline(
     settings: RunSettings,
     *,
@@ -175,7 +192,7 @@ def run_pipeline(
         run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError:
         raise UserError(f"{run_dir} exists; runs are never overwritten") from None
-    (run_dir / "params.json").write_text(json.dumps(params, indent=2, sort_keys=True) + "\n")
+    _write_params(run_dir, params)
     sources = list(notebooks) + ([report_notebook] if report_notebook else [])
     execute_run(
         settings,
@@ -212,49 +229,113 @@ def run_pipeline(
 
 @dataclass
 class VerifyReport:
-    """Outcome of ``verify_run``: one row per artifact or input, plus environment warnings."""
+    """Outcome of ``verify_run``: one row per input and per file, plus notes and warnings.
 
-    rows: list[tuple[str, str, str]] = field(default_factory=list)  # (item, status, detail)
+    Attributes
+    ----------
+    rows : list of Row
+        Inputs and run files against the manifest, then the re-run against the run
+        (:class:`analysis.runs.compare.Row`).
+    warnings : list of str
+        Differences between the installed environment and the manifest's.
+    notes : list of str
+        What was not done and why (a skipped re-run).
+    manifest_sha256 : str
+        SHA-256 of ``manifest.json``, to compare with a copy kept elsewhere.
+    """
+
+    rows: list[Row] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    manifest_sha256: str = ""
 
     @property
     def ok(self) -> bool:
-        return all(status == "same" for _, status, _ in self.rows)
+        return all(r.ok for r in self.rows)
 
-    def add(self, item: str, status: str, detail: str = "") -> None:
-        self.rows.append((item, status, detail))
+    @property
+    def problems(self) -> list[Row]:
+        return [r for r in self.rows if not r.ok]
 
 
-def _first_difference(a: Path, b: Path) -> str:
-    """Describe where two artifacts first differ (tables: row and column; JSON: key)."""
-    import pandas as pd
+def _manifest_for_verify(run_dir: Path) -> dict[str, Any]:
+    """The manifest, refused in one line when it is older than per-file hashes or broken."""
+    man = mf.read_manifest(run_dir)
+    version = man.get("manifest_version")
+    path = run_dir / mf.MANIFEST
+    if version != mf.MANIFEST_VERSION:
+        raise UserError(
+            f"{path}: manifest version {version} cannot be verified by this mvm-eval "
+            f"(version {mf.MANIFEST_VERSION} needed: hashes of every file of the run); "
+            "re-run the evaluation with `mvm-eval run` to get a verifiable run"
+        )
+    required = {
+        "": ("run_id", "dataset", "parameters", "files", "environment", "notebooks"),
+        "dataset": ("path", "files"),
+        "parameters": ("dataset", "fiscal_year", "engine", "lang", "seed"),
+    }
+    for section, keys in required.items():
+        part = man.get(section, {}) if section else man
+        missing = [k for k in keys if not isinstance(part, dict) or k not in part]
+        if missing:
+            names = ", ".join(f"{section}.{k}" if section else k for k in missing)
+            raise UserError(f"{path}: not a complete manifest (no {names})")
+    return man
 
+
+def _check_inputs(man: dict[str, Any], report: VerifyReport) -> None:
+    data_dir = Path(man["dataset"]["path"])
+    present = {}
+    if data_dir.is_dir():
+        present = {p.name: p for p in sorted(data_dir.iterdir()) if not p.is_dir()}
+    else:
+        report.notes.append(f"dataset directory {data_dir} not found")
+    recorded = {name: {"sha256": digest} for name, digest in man["dataset"]["files"].items()}
+    report.rows += check_record("input", recorded, present)
+
+
+def _rerun(man: dict[str, Any], run_dir: Path, scratch: Path, progress: bool) -> list[Row]:
+    """Re-execute the run into ``scratch`` and compare every file with the recorded one."""
+    p = man["parameters"]
+    settings = RunSettings(dataset=p["dataset"], fiscal_year=p["fiscal_year"],
+                           engine=p["engine"], lang=p["lang"], seed=p["seed"])  # fmt: skip
+    sources = [Path(s) for s in man.get("notebook_paths", [])]
+    report_nb = next((s for s in sources if s.parent.name == "reports"), None)
+    steps = [s for s in sources if s is not report_nb]
+    rerun = scratch / man["run_id"]
+    rerun.mkdir(parents=True, exist_ok=False)
+    _write_params(rerun, p)
     try:
-        if a.suffix == ".parquet":
-            x, y = pd.read_parquet(a), pd.read_parquet(b)
-            if list(x.columns) != list(y.columns) or len(x) != len(y):
-                return f"shape {x.shape} vs {y.shape}"
-            for col in x.columns:
-                xs = mf.canonical_table_bytes(x[[col]]).splitlines()
-                ys = mf.canonical_table_bytes(y[[col]]).splitlines()
-                for i, (u, v) in enumerate(zip(xs, ys, strict=False)):
-                    if u != v:
-                        return f"row {i - 1}, column {col}: {v.decode()} (recorded run) vs {u.decode()} (re-run)"
-        if a.suffix == ".json":
-            x, y = (json.loads(p.read_text(encoding="utf-8")) for p in (a, b))
-            if isinstance(x, dict) and isinstance(y, dict):
-                for k in sorted(set(x) | set(y)):
-                    if mf.canonical_json_bytes(x.get(k)) != mf.canonical_json_bytes(y.get(k)):
-                        return f"key {k}: {y.get(k)!r} (recorded run) vs {x.get(k)!r} (re-run)"
-    except Exception as e:  # a description must never break verification
-        return f"content differs ({type(e).__name__})"
-    return "content differs"
+        execute_run(settings, rerun, notebooks=steps, report_notebook=report_nb, progress=progress)
+    except Exception as e:  # a failing notebook or kernel: the run does not reproduce
+        detail = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
+        return [Row("re-run", "notebooks", FAILED, detail)]
+    recorded, again = set(man["files"]), mf.run_files(rerun)
+    rows = []
+    for item in sorted(recorded | set(again)):
+        if item not in again:
+            rows.append(Row("re-run", item, MISSING, "not written by the re-run"))
+        elif item not in recorded:
+            rows.append(Row("re-run", item, EXTRA, "written by the re-run but not in the manifest"))
+        else:
+            c = compare_files(run_dir / item, again[item])
+            rows.append(Row("re-run", item, c.status, c.detail))
+    return rows
 
 
 def verify_run(
     run_dir: str | os.PathLike, *, scratch: Path | None = None, progress: bool = False
 ) -> VerifyReport:
-    """Re-execute a run from its manifest and compare every artifact.
+    """Check a run against its manifest, then re-execute it and compare every file.
+
+    1. Tamper evidence: every input file and every file under the run directory is
+       checked against the SHA-256 of its bytes in the manifest; files missing,
+       unreadable, altered or not in the manifest are rows that fail. Rendered reports
+       (``report/<lang>/report.*``, written after the manifest) are listed as
+       ``not covered``.
+    2. Reproduction, only when step 1 passed: the run is re-executed from its manifest
+       and every file compared with the recorded one (:func:`analysis.runs.compare.compare_files`:
+       numbers within ``REL_TOLERANCE`` / ``ABS_TOLERANCE``).
 
     Parameters
     ----------
@@ -262,63 +343,37 @@ def verify_run(
         A complete run directory (with ``manifest.json``).
     scratch : path, optional
         Where to re-execute; a temporary directory (removed afterwards) by default.
+    progress : bool
+        Show a progress bar while re-executing.
+
+    Returns
+    -------
+    VerifyReport
+
+    Raises
+    ------
+    UserError
+        No manifest, an unreadable one, or one older than per-file hashes.
     """
     run_dir = Path(run_dir)
-    man = mf.read_manifest(run_dir)
-    report = VerifyReport()
+    man = _manifest_for_verify(run_dir)
+    report = VerifyReport(manifest_sha256=mf.file_sha256(run_dir / mf.MANIFEST))
     report.warnings = mf.environment_differences(man["environment"], mf.environment())
-
-    data_dir = Path(man["dataset"]["path"])
-    for name, digest in man["dataset"]["files"].items():
-        p = data_dir / name
-        status = (
-            "missing" if not p.exists() else ("same" if mf.file_sha256(p) == digest else "differs")
-        )
-        report.add(
-            f"input {name}", status, "" if status == "same" else "input file changed since the run"
-        )
-    recorded = man["artifacts"]
-    current = mf.hash_artifacts(run_dir)
-    for item, digest in recorded.items():
-        if current.get(item) != digest:
-            report.add(
-                f"recorded {item}",
-                "differs" if item in current else "missing",
-                "artifact in the run directory no longer matches its manifest hash",
-            )
-    if not report.ok:
-        return report  # no point re-executing against tampered inputs or artifacts
-
-    p = man["parameters"]
-    settings = RunSettings(
-        dataset=p["dataset"],
-        fiscal_year=p["fiscal_year"],
-        engine=p["engine"],
-        lang=p["lang"],
-        seed=p["seed"],
-    )
-    sources = [Path(s) for s in man.get("notebook_paths", [])]
-    for s in sources:
+    for s in map(Path, man.get("notebook_paths", [])):
         if not s.exists() or mf.notebook_sha256(s) != man["notebooks"].get(s.name):
             report.warnings.append(f"notebook {s.name} differs from the one the run used")
-    report_nb = next((s for s in sources if s.parent.name == "reports"), None)
-    steps = [s for s in sources if s is not report_nb]
+    _check_inputs(man, report)
+    report.rows += check_record(
+        "file", man["files"], mf.run_files(run_dir), after_manifest=mf.rendered_after_manifest
+    )
+    if not report.ok:
+        report.notes.append("re-run skipped: the inputs or the run directory do not match "
+                            "the manifest")  # fmt: skip
+        return report
     own = scratch is None
     scratch = Path(tempfile.mkdtemp(prefix="mvm-verify-")) if own else Path(scratch)
     try:
-        rerun = scratch / man["run_id"]
-        rerun.mkdir(parents=True, exist_ok=False)
-        execute_run(settings, rerun, notebooks=steps, report_notebook=report_nb, progress=progress)
-        again = mf.hash_artifacts(rerun)
-        for item in sorted(set(recorded) | set(again)):
-            if item not in again:
-                report.add(item, "missing", "not produced by the re-run")
-            elif item not in recorded:
-                report.add(item, "extra", "produced by the re-run but not in the manifest")
-            elif again[item] == recorded[item]:
-                report.add(item, "same")
-            else:
-                report.add(item, "differs", _first_difference(rerun / item, run_dir / item))
+        report.rows += _rerun(man, run_dir, scratch, progress)
     finally:
         if own:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -371,28 +426,41 @@ def run_command(
     print(run_dir)
 
 
+def format_verify_report(report: VerifyReport, run_dir: Path) -> list[str]:
+    """The lines ``mvm-eval verify`` prints: a header, one line per file, a verdict."""
+    lines = [
+        f"verify {run_dir}",
+        f"manifest.json sha256 {report.manifest_sha256}",
+        f"re-run tolerance: numbers relative {REL_TOLERANCE:g} or absolute {ABS_TOLERANCE:g}, "
+        f"figures {PIXEL_TOLERANCE} colour level per pixel",
+    ]
+    lines += [f"warning: environment differs: {w}" for w in report.warnings]
+    width = max((len(r.item) for r in report.rows), default=0)
+    for r in report.rows:
+        line = f"{r.check:<6}  {r.status:<16}  {r.item:<{width}}  {r.detail}"
+        lines.append(line.rstrip())
+    lines += [f"note: {n}" for n in report.notes]
+    counts = Counter(r.status for r in report.rows)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    if report.ok:
+        lines.append(f"verified: every file matches ({summary})")
+    else:
+        named = "; ".join(f"{r.check} {r.item} {r.status}" for r in report.problems)
+        lines.append(f"FAILED: {len(report.problems)} problem(s): {named}")
+    return lines
+
+
 def verify_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory with manifest.json.")],
 ) -> None:
-    """Re-execute a run from its manifest and report every artifact that differs."""
-    from rich.console import Console
-    from rich.table import Table
+    """Check every file of a run against its manifest, re-execute the run and compare.
 
-    if not (run_dir / mf.MANIFEST).exists():
-        raise UserError(f"{run_dir}: no manifest.json; not a complete run directory")
+    Prints one line per input and per file (same / within tolerance / differs / missing /
+    extra / unreadable / not covered) and exits with status 1 if anything fails.
+    """
     report = verify_run(run_dir, progress=sys.stderr.isatty())
-    console = Console()
-    for w in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] environment differs: {w}")
-    table = Table("item", "status", "detail", title=f"verify {run_dir.name}")
-    for item, status, detail in report.rows:
-        colour = "green" if status == "same" else "red"
-        table.add_row(item, f"[{colour}]{status}[/{colour}]", detail)
-    console.print(table)
-    n_bad = sum(s != "same" for _, s, _ in report.rows)
-    console.print(
-        "verified: all artifacts match" if report.ok else f"FAILED: {n_bad} item(s) differ"
-    )
+    for line in format_verify_report(report, run_dir):
+        print(line)
     raise typer.Exit(0 if report.ok else 1)
 
 
