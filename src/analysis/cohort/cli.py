@@ -157,10 +157,12 @@ def bench_cohort(
     shared between a person's rows, not counted), the part of the peak that grows with
     the cohorts whatever the engine.
     """
-    from analysis.cohort.engine import ENGINES
+    from analysis.cohort.engine import ENGINES, require_spark
 
     if engine not in ENGINES:
         raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "spark":
+        require_spark()
     if population <= 0:
         raise UserError(f"--population must be positive, got {population}")
     with tempfile.TemporaryDirectory(prefix="mvm-bench-cohort-") as tmp:
