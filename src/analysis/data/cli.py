@@ -87,6 +87,9 @@ def _print_import(result) -> None:
         )
     Console().print(t)
     for i in result.tables.values():
+        if i.placed_by == "headers":
+            print(f"{i.file}: recognised as {i.table} by its headers")
+    for i in result.tables.values():
         if i.ignored:
             print(f"{i.file}: ignored column(s) not in the mapping: {i.ignored_text()}")
     if result.skipped:
