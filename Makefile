@@ -58,6 +58,7 @@ lab: $(STAMP) ## JupyterLab with the package installed and the notebooks ready
 
 bench: $(STAMP) ## all benchmarks (slow; prints figures)
 	$(BIN)/mvm-eval bench simulate
+	$(BIN)/mvm-eval bench validate
 	$(BIN)/mvm-eval bench cohort --population 200000
 	$(BIN)/mvm-eval bench risk
 	$(BIN)/mvm-eval bench causal
