@@ -5,6 +5,9 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.synced
 UV_VERSION := 0.13.9
+# Optional extras installed by default here: Spark (the tests compare both engines) and
+# JupyterLab (make lab). `make EXTRAS= env` gives the lean environment.
+EXTRAS  ?= --extra spark --extra lab
 DATA    ?= data/synthetic
 YEAR    ?= 2023
 LANG_   ?= ja
@@ -18,7 +21,7 @@ $(STAMP): uv.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	test -x $(BIN)/uv || { $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null; \
 	  $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; }
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet $(EXTRAS)
 	touch $@
 
 env: $(STAMP) ## create or update .venv from the lock file
@@ -55,6 +58,7 @@ lab: $(STAMP) ## JupyterLab with the package installed and the notebooks ready
 
 bench: $(STAMP) ## all benchmarks (slow; prints figures)
 	$(BIN)/mvm-eval bench simulate
+	$(BIN)/mvm-eval bench validate
 	$(BIN)/mvm-eval bench cohort --population 200000
 	$(BIN)/mvm-eval bench risk
 	$(BIN)/mvm-eval bench causal

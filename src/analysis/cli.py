@@ -49,6 +49,7 @@ def _register() -> None:
 
     bench_app.command("simulate")(synth_cli.bench_simulate)
     bench_app.command("import")(data_cli.bench_import)
+    bench_app.command("validate")(data_cli.bench_validate)
     bench_app.command("cohort")(cohort_cli.bench_cohort)
     bench_app.command("risk")(risk_cli.bench_risk)
     bench_app.command("causal")(causal_cli.bench_causal)

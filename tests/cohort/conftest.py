@@ -213,6 +213,7 @@ def java_missing() -> bool:
 @pytest.fixture(scope="module")
 def spark_con_factory():
     """Open datasets on one in-process Spark session per test module; stop it afterwards."""
+    pytest.importorskip("pyspark", reason="Spark tests need the optional extra mvm-eval[spark]")
     if java_missing():
         pytest.skip("Spark tests need a Java runtime (java not on PATH)")
     from analysis.cohort import connect

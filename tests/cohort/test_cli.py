@@ -33,3 +33,21 @@ def test_bench_cohort_refuses_bad_options_and_sizes_the_budget(micro_path):
     res = CliRunner().invoke(app, ["bench", "cohort", "--population", "0"])
     assert res.exit_code != 0 and "population" in str(res.exception)
     assert 0 < _pandas_footprint_mb(micro_path) < 10
+
+
+def test_spark_without_pyspark_is_one_line_naming_the_extra(micro_path, monkeypatch, mvm_eval):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pyspark" else find_spec(name, *a),
+    )
+    for args in (
+        ["run", "--data", micro_path, "--fiscal-year", "2023", "--engine", "spark"],
+        ["bench", "cohort", "--dataset", micro_path, "--engine", "spark"],
+    ):
+        code, err = mvm_eval(*args)
+        assert code == 2, err
+        assert err.count("\n") == 1 and "mvm-eval[spark]" in err, err

@@ -121,3 +121,20 @@ def test_import_prints_ignored_columns_and_skipped_files(tmp_path):
     assert r.exit_code == 0, r.output
     assert "健診.csv: ignored column(s) not in the mapping: HbA1c値 (hba1c?)" in r.output
     assert "skipped (not imported): README.md" in r.output
+
+
+def test_bench_validate_reports_time_and_peak_memory_of_its_own_process(tmp_path, mvm_eval):
+    import json
+
+    from analysis.cli import app
+
+    ds = tiny.write_tiny_dataset(tmp_path / "ds")
+    r = CliRunner().invoke(app, ["bench", "validate", "--dataset", str(ds), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output.strip().splitlines()[-1])
+    assert out["rows"] == 28 and out["rules"] > 100
+    assert out["valid"] is True and out["findings"] == []
+    assert 0 < out["seconds"] < out["process_seconds"]
+    assert 50 < out["peak_rss_mb"] < 1024 and out["memory_limit"] == "512MB"
+    code, err = mvm_eval("bench", "validate", "--dataset", tmp_path)
+    assert code == 2 and "not a dataset directory" in err

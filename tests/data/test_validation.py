@@ -217,3 +217,75 @@ def test_a_damaged_dataset_json_is_a_one_line_error_naming_it(tmp_path):
     meta.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(UserError, match=r"dataset\.json: damaged, expected a JSON object"):
         validate_dataset(path)
+
+
+# Column rules: the validator evaluates them on DuckDB; the pandera schema on a pandas
+# frame is the in-memory reference. Each case plants values in one column of one table
+# (row → value) and names the rule it must break, with the examples the validator shows
+# (the values, or the rows of missing ones); NaN in a nullable column breaks no rule.
+PARITY = {
+    "HbA1c 65 % twice": (
+        "checkups", "hba1c", {0: 65.0, 3: 2.0}, "hba1c: in_range(3.0, 18.0)", ("65.0", "2.0")
+    ),
+    "systolic 0": ("checkups", "sbp", {1: 0.0}, "sbp: in_range", ("0.0",)),
+    "urine protein code 9": ("checkups", "urine_protein", {4: 9}, "urine_protein: isin", ("9",)),
+    "sex X": ("enrollment", "sex", {0: "X"}, "sex: isin(['M', 'F'])", ("X",)),
+    "setting home": ("claims", "setting", {2: "home"}, "setting: isin", ("home",)),
+    "31+ days": ("claims", "days", {0: 40}, "days: in_range(0, 31)", ("40",)),
+    "bad ICD-10 code": ("claim_diagnoses", "icd10", {1: "E11.9"}, "icd10: str_matches", ("E11.9",)),
+    "missing person ids": (
+        "claims", "person_id", {0: None, 4: None}, "person_id: not_nullable", ("row 1", "row 5")
+    ),
+    "column not in the contract": (
+        "claims", "memo", {0: "x"}, "claims: column_in_schema", ("memo",)
+    ),
+    "NaN weight is missing": ("checkups", "weight_kg", {2: float("nan")}, None, ()),
+}  # fmt: skip
+
+
+def _write_raw(path: Path, name: str, df: pd.DataFrame) -> None:
+    """Write a table as it is, with contract types: nulls, extra columns (strings) and NaN
+    in float columns kept (pandas would write NaN as null; other writers may not)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analysis.data.contract import arrow_schema
+
+    types = {f.name: f.type for f in arrow_schema(name)}
+
+    def cells(c: str) -> list:
+        keep_nan = types.get(c) == pa.float64()
+        return [None if v is None or v is pd.NA or (v != v and not keep_nan) else v for v in df[c]]
+
+    columns = {c: pa.array(cells(c), types.get(c, pa.string()), from_pandas=False) for c in df}
+    pq.write_table(pa.table(columns), path)
+
+
+def _pandas_rules(name: str, path: Path) -> set[tuple[str, int]]:
+    """(rule, rows) of every column rule the pandera schema finds broken in a frame."""
+    import pandera.errors
+    import pyarrow.parquet as pq
+
+    from analysis.data.schemas import canonical_frame, schema
+
+    try:
+        schema(name, keys=False).validate(canonical_frame(name, pq.read_table(path)), lazy=True)
+    except pandera.errors.SchemaErrors as e:
+        groups = e.failure_cases.groupby(["column", "check"], sort=False, dropna=False)
+        return {(f"{column}: {check}", len(g)) for (column, check), g in groups}
+    return set()
+
+
+@pytest.mark.parametrize("case", list(PARITY))
+def test_engine_and_pandas_column_rules_find_the_same_violations(tmp_path, case):
+    name, column, values, rule, examples = PARITY[case]
+    df = tiny.tiny_tables()[name].astype(object)
+    for row, value in values.items():
+        df.loc[row, column] = value
+    path = tiny.write_tiny_dataset(tmp_path / "ds")
+    _write_raw(path / f"{name}.parquet", name, df)
+    report = validate_dataset(path, today=TODAY)
+    engine = {(f.rule, f.n_rows) for f in report.findings if f.table == name and ":" in f.rule}
+    assert engine == _pandas_rules(name, path / f"{name}.parquet"), report.summary()
+    hits = [f for f in report.findings if rule and f.table == name and f.rule.startswith(rule)]
+    assert [(f.n_rows, f.examples) for f in hits] == ([(len(values), examples)] if rule else [])

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from analysis.report import publish
 from analysis.report.publish import (
     COMPLEMENT_MARK,
     check_published_html,
@@ -234,3 +235,42 @@ def test_find_identifiers_and_check_file(tmp_path):
     path.write_text(HTML, encoding="utf-8")
     kinds = {f.kind for f in check_published_html(path, [r"PX\d{4}"])}
     assert kinds == {"small_count", "identifier", "external_reference"}
+
+
+@pytest.mark.parametrize(
+    ("values", "kwargs", "sensitive"),
+    [
+        ([100] * 10, {}, False),  # ten equal contributions
+        ([6_000_000] + [50_000] * 9, {}, True),  # one dialysis patient among ten
+        ([45, 40, 15], {}, False),  # the two largest make exactly 85 %: not more
+        ([46, 40, 14], {}, True),  # 86 %
+        ([50, 50] + [1] * 20, {}, False),  # the two largest make 100 of 120: 83 %
+        ([60, 30, 5], {"n": 1, "k": 0.9}, True),  # (1, 90 %) passes; p %: 5 < 10 % of 60
+        ([60, 30, 7], {"n": 1, "k": 0.9}, False),  # 7 ≥ 6: the largest not estimable to 10 %
+        ([60, 30, 5], {"n": 1, "k": 0.9, "p": None}, False),  # the (n, k) rule alone
+        ([-500, 20, 20, 20], {}, True),  # by size: a refund dominates as much as a cost
+        ([0, 0, 0], {}, False),  # a total of 0 discloses nothing
+        ([np.nan, 100] + [100] * 9, {}, False),  # missing values contribute nothing
+        ([7], {}, True),  # a single contributor
+    ],
+)
+def test_dominance_known_answers(values, kwargs, sensitive):
+    assert publish.dominated(values, **kwargs) is sensitive
+
+
+def test_dominated_cells_by_group_and_bad_arguments():
+    d = pd.DataFrame(
+        {
+            "program": ["a"] * 12 + ["b"] * 12,
+            "sex": ["F", "M"] * 12,
+            "cost": [10_000] * 12 + [2_000_000, 10_000] + [10_000] * 10,
+        }
+    )
+    cells = publish.dominated_cells(d, "cost", ["program", "sex"])
+    assert cells.to_dict() == {("a", "F"): False, ("a", "M"): False, ("b", "F"): True,
+                               ("b", "M"): False}  # fmt: skip
+    with pytest.raises(ValueError, match="not in the table"):
+        publish.dominated_cells(d, "yen", "program")
+    for bad in ({"n": 0}, {"k": 1.5}, {"p": 0}):
+        with pytest.raises(ValueError, match="dominated"):
+            publish.dominated([1, 2, 3], **bad)

@@ -71,6 +71,15 @@ def test_table1_counts_and_smd():
         cohort_step.table1({})
 
 
+def test_table1_hides_a_cost_that_one_person_dominates():
+    cohort = _cohort(30, 70)
+    cohort.baseline.loc[0, "cost_total_prior"] = 6_000_000  # among 29 participants at 1,000 yen
+    t1 = cohort_step.table1({"vitality": cohort})
+    cost = t1[t1["variable_en"].str.contains("cost")].iloc[0]
+    assert cost["participants"] == "x" and cost["comparison"] == "1.0 (0.0)"
+    assert np.isnan(cost["smd"])
+
+
 def _offers():
     n = 400
     pid = [f"p{i}" for i in range(n)]

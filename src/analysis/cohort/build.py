@@ -139,8 +139,8 @@ def build_cohorts(
 
     The code lists are matched and the dialysis months found once, and the claims of
     everyone in any of the cohorts are summarised once (``analysis.cohort.claims``);
-    each cohort equals its ``build_cohort``. On DuckDB the queries run on a worker
-    thread while the next ones are compiled (``analysis.cohort.runner``).
+    each cohort equals its ``build_cohort``. Each cached table is dropped after its last
+    reader (``analysis.cohort.runner``).
 
     Returns
     -------
@@ -256,7 +256,7 @@ def _tables(run, specs: list[CohortSpec], months, stack, pm, dx, events, islands
 
     Baseline and outcomes are one query each for all cohorts, split by cohort before the
     pandas finishing steps. The panel, the largest result, is one query per cohort, each
-    queued once the one before is converted, so that one of them is held at a time.
+    fetched once the one before is converted, so that one of them is held at a time.
     """
     con = run.con
     first, last = months
@@ -281,7 +281,7 @@ def _tables(run, specs: list[CohortSpec], months, stack, pm, dx, events, islands
     pending = panel_of(0)
     out = []
     for i, (spec, b, o) in enumerate(zip(specs, baselines(), outcomes(), strict=True)):
-        tables = {  # pandas work while the engine runs the panel query
+        tables = {
             "baseline": finish_baseline(b),
             "outcomes": finish_outcomes(_own_windows(o, spec, cost_windows), last),
         }
@@ -332,7 +332,7 @@ def _first_step(spec: CohortSpec) -> _Step:
 
 
 def _fetch_parts(run, expr, order, n: int):
-    """Queue a stacked expression; a function returning it split by ``_cohort`` (0..n-1).
+    """Run a stacked expression; a function returning it split by ``_cohort`` (0..n-1).
 
     Each part is sorted by ``order``, has ``_cohort`` dropped, and its dtypes normalised on
     its own rows (as ``_fetch`` on that cohort alone would).
@@ -369,7 +369,7 @@ def _fetch_parts(run, expr, order, n: int):
 
 
 def _fetch(run, expr, order, *, drop=(), normalise_dtypes: bool = True):
-    """Queue ``expr``; a function returning it sorted by ``order``, without the columns
+    """Run ``expr``; a function returning it sorted by ``order``, without the columns
     ``drop`` (sort keys not published), with a fresh index and dtypes normalised across
     engines."""
     order = [order] if isinstance(order, str) else list(order)

@@ -157,23 +157,20 @@ def bench_cohort(
     shared between a person's rows, not counted), the part of the peak that grows with
     the cohorts whatever the engine.
     """
-    from analysis.cohort.engine import ENGINES
+    from analysis.cohort.engine import ENGINES, require_spark
 
     if engine not in ENGINES:
         raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "spark":
+        require_spark()
     if population <= 0:
         raise UserError(f"--population must be positive, got {population}")
-    with tempfile.TemporaryDirectory(prefix="mvm-bench-cohort-") as tmp:
-        path = dataset
-        if path is None:
-            from analysis.data.synthetic import simulate
+    from analysis.data.synthetic.cli import bench_dataset
 
-            path = Path(tmp) / "city"
-            t0 = time.perf_counter()
-            simulate(population=population, seed=seed, out=path)
-            typer.echo(f"simulated population {population:,} in {time.perf_counter() - t0:.1f} s")
+    with tempfile.TemporaryDirectory(prefix="mvm-bench-cohort-") as tmp:
+        path = bench_dataset(dataset, population, seed, tmp)
         result = _bench(
-            Path(path), population, engine, fiscal_year, pandas_budget_mb, memory_limit, threads
+            path, population, engine, fiscal_year, pandas_budget_mb, memory_limit, threads
         )
     if dataset is not None:
         result["population"] = _meta_population(Path(dataset))

@@ -68,6 +68,8 @@ def connect(
     """
     if engine not in ENGINES:
         raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "spark":
+        require_spark()
     path = Path(dataset_path)
     dataset = _open_dataset(path)
     if validate:
@@ -180,13 +182,33 @@ def spark_session(shuffle_partitions: int | None = None):
     return session
 
 
-def _spark_backend(shuffle_partitions: int | None):
+SPARK_MISSING = (
+    "engine 'spark' needs PySpark, an optional extra: install it with "
+    "pip install 'mvm-eval[spark]' (or uv sync --extra spark)"
+)
+
+
+def require_spark() -> None:
+    """Check that the Spark engine can start: PySpark installed and a Java runtime found.
+
+    Raises
+    ------
+    UserError
+        One line saying what is missing (PySpark is the optional extra ``spark``).
+    """
+    import importlib.util
     import shutil
 
-    import ibis
-
+    if importlib.util.find_spec("pyspark") is None:
+        raise UserError(SPARK_MISSING)
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise UserError("engine 'spark' needs a Java runtime (java not on PATH, JAVA_HOME unset)")
+
+
+def _spark_backend(shuffle_partitions: int | None):
+    import ibis
+
+    require_spark()
     return ibis.pyspark.connect(spark_session(shuffle_partitions))
 
 

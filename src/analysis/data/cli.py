@@ -1,5 +1,5 @@
-"""Command-line entry points of the data area: ``import``, ``export``, ``validate`` and
-``bench import``. Heavy libraries are imported inside the functions."""
+"""Command-line entry points of the data area: ``import``, ``export``, ``validate``,
+``bench import`` and ``bench validate``. Heavy libraries are imported inside the functions."""
 
 from __future__ import annotations
 
@@ -86,6 +86,9 @@ def _print_import(result) -> None:
             reasons,
         )
     Console().print(t)
+    for i in result.tables.values():
+        if i.placed_by == "headers":
+            print(f"{i.file}: recognised as {i.table} by its headers")
     for i in result.tables.values():
         if i.ignored:
             print(f"{i.file}: ignored column(s) not in the mapping: {i.ignored_text()}")
@@ -281,4 +284,93 @@ def _run_import_bench(rows: int) -> dict:
         "valid": child["valid"],
         "claims_imported": child["imported"],
         "claims_rejected": child["rejected"],
+    }
+
+
+# The child reports its own peak: VmHWM is this process image's high-water mark, whereas
+# the rusage maximum of a child carries over the parent's resident size from before exec.
+_VALIDATE_CHILD = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from analysis.data.validation import validate_dataset
+t1 = time.perf_counter()
+rep = validate_dataset(sys.argv[1], memory_limit=sys.argv[2])
+t2 = time.perf_counter()
+try:
+    with open("/proc/self/status") as f:
+        peak = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:")) / 1024
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": t2 - t1, "import_seconds": t1 - t0, "valid": rep.ok,
+                  "rules": rep.n_rules, "rows": sum(rep.rows.values()), "peak_mb": peak,
+                  "findings": [[f.table, f.rule, f.n_rows] for f in rep.findings]}))
+"""
+
+
+def bench_validate(
+    population: Annotated[int, typer.Option(help="Residents of the simulated city.")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated city.")] = 42,
+    dataset: Annotated[
+        Path | None, typer.Option(help="Validate this dataset instead of simulating one.")
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(help="DuckDB memory limit while validating (default: the validator's)."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON object last.")] = False,
+) -> None:
+    """Time ``mvm-eval validate`` (the check every ``mvm-eval run`` starts with) on a city.
+
+    The validation runs in a process of its own, which reports its peak resident memory;
+    ``seconds`` is the validation itself, after the library's imports.
+    """
+    import tempfile
+
+    from analysis.data.synthetic.cli import bench_dataset
+    from analysis.data.validation import MEMORY_LIMIT
+
+    if population <= 0:
+        raise UserError(f"--population must be positive, got {population}")
+    if dataset is not None and not (dataset / "dataset.json").is_file():
+        raise UserError(f"--dataset {dataset}: not a dataset directory (no dataset.json)")
+    with tempfile.TemporaryDirectory(prefix="mvm-bench-validate-") as tmp:
+        path = bench_dataset(dataset, population, seed, tmp)
+        figures = _validate_in_child(path, memory_limit or MEMORY_LIMIT)
+    if dataset is not None:
+        meta = json.loads((dataset / "dataset.json").read_text(encoding="utf-8"))
+        population = meta.get("parameters", {}).get("population")
+    figures = {"population": population} | figures
+    for k, v in figures.items():
+        if k != "findings":
+            typer.echo(f"{k:>22}: {v}")
+    if json_out:
+        typer.echo(json.dumps(figures))
+
+
+def _validate_in_child(path: Path, memory_limit: str) -> dict:
+    import os
+    import subprocess
+    import time
+
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _VALIDATE_CHILD, str(path), memory_limit],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise UserError(f"bench validate: validating {path} failed (exit {proc.returncode})")
+    child = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {
+        "rows": child["rows"],
+        "rules": child["rules"],
+        "valid": child["valid"],
+        "seconds": round(child["seconds"], 2),
+        "process_seconds": round(wall, 2),
+        "peak_rss_mb": round(child["peak_mb"]),
+        "memory_limit": memory_limit,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "findings": child["findings"],
     }

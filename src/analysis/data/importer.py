@@ -1,8 +1,9 @@
 """Import municipal CSV exports into a contract dataset (``mvm-eval import --format csv``).
 
-For each CSV file: recognise the table (file name, alias or ``--table``), detect the
-encoding (UTF-8, UTF-8 with BOM, CP932), map the headers (:mod:`analysis.data.mapping`),
-then stream the rows through pyarrow's CSV reader in batches. Every cell is normalised
+For each CSV file: recognise the table (file name or alias, dates around it ignored;
+else the headers; or ``--table``), detect the encoding (UTF-8, UTF-8 with BOM, CP932;
+ISO-2022-JP and EUC-JP are named as such and refused), map the headers
+(:mod:`analysis.data.mapping`), then stream the rows through pyarrow's CSV reader in batches. Every cell is normalised
 (:mod:`analysis.data.normalise`) and checked against its contract column; identifiers are
 replaced by keyed hashes (:mod:`analysis.data.pseudonym`). Rows that survive are staged
 as in-memory Arrow tables (typed, so far smaller than the text), on which DuckDB applies
@@ -79,6 +80,9 @@ class TableImport:
     derived: list[str]
     nearest: dict[str, str] = field(default_factory=dict)
     """Ignored header → the contract column it resembles most ("" if none)."""
+    placed_by: str = "name"
+    """How the file was recognised: ``name`` (file name or alias), ``headers`` or ``option``
+    (``--table``)."""
     read: int = 0
     imported: int = 0
     rejected: int = 0
@@ -123,6 +127,8 @@ class ImportResult:
                 f"  {t.table:<20} {t.file:<24} {t.encoding:<10} read {t.read:>9,}  "
                 f"imported {t.imported:>9,}  rejected {t.rejected:>7,}"
             )
+            if t.placed_by == "headers":
+                lines.append(f"      recognised as {t.table} by its headers")
             for rule, n in sorted(t.rejects_by_rule.items(), key=lambda kv: -kv[1]):
                 lines.append(f"      rejected {n:>7,}  {rule}")
             if t.ignored:
@@ -162,12 +168,54 @@ def detect_encoding(path: Path) -> str:
         raise UserError(f"{path.name}: UTF-16 is not supported; save the file as UTF-8 or CP932")
     if b"\x00" in head:
         raise UserError(f"{path.name}: not a CSV file (binary data)")
+    if _has_jis_escapes(path):  # 7-bit: it would decode as UTF-8, into escape codes
+        raise UserError(_unsupported(path, "ISO-2022-JP (JIS)"))
     for enc in ("utf-8", "cp932"):
         if _decodes(path, enc):
+            if enc == "cp932" and _reads_as_euc_jp(head):
+                raise UserError(_unsupported(path, "EUC-JP"))
             if enc == "utf-8" and head.startswith(codecs.BOM_UTF8):
                 return "utf-8-sig"
             return enc
+    if _decodes(path, "euc_jp"):
+        raise UserError(_unsupported(path, "EUC-JP"))
     raise UserError(f"{path.name}: unknown encoding (neither UTF-8 nor Shift_JIS/CP932)")
+
+
+def _unsupported(path: Path, encoding: str) -> str:
+    return (
+        f"{path.name}: encoded in {encoding}, which is not read; "
+        "save it as UTF-8 or Shift_JIS (CP932)"
+    )
+
+
+_JIS_ESCAPE = re.compile(rb"\x1b[$(][@A-Z]|\x1b\$\([A-Z]")
+"""The escape sequences that switch ISO-2022-JP between ASCII, JIS X 0208 and the rest."""
+
+
+def _has_jis_escapes(path: Path) -> bool:
+    """True if the file holds ISO-2022-JP escape sequences (read in blocks)."""
+    tail = b""
+    with open(path, "rb") as f:
+        while block := f.read(BLOCK_BYTES):
+            if _JIS_ESCAPE.search(tail + block):
+                return True
+            tail = block[-3:]
+    return False
+
+
+_CJK = re.compile("[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def _reads_as_euc_jp(head: bytes) -> bool:
+    """True if the first line is EUC-JP rather than CP932: it decodes as EUC-JP, into more
+    kana and kanji than CP932 makes of it (CP932 reads EUC-JP kanji as half-width kana)."""
+    first = re.split(rb"\r\n|\r|\n", head, maxsplit=1)[0]
+    try:
+        euc = first.decode("euc_jp")
+    except UnicodeDecodeError:
+        return False
+    return len(_CJK.findall(euc)) > len(_CJK.findall(first.decode("cp932", errors="replace")))
 
 
 _SUSPECT = re.compile("[\x80-\x9f\ue000-\uf8ff]")
@@ -242,6 +290,46 @@ def scan_lines(path: Path) -> tuple[int, bool]:
     if tail:
         lines += 1
     return lines, odd or bool(carry % 2)
+
+
+def missing_required(table: str, present: set[str]) -> list[Column]:
+    """The required columns of ``table`` not among ``present`` (derived ones aside)."""
+    return [
+        c
+        for c in TABLES[table].columns
+        if not c.nullable and c.name not in present and (table, c.name) not in DERIVED
+    ]
+
+
+def place_by_headers(path: Path, mapping: Mapping) -> str:
+    """The table a file holds, judged by its headers: the one table whose required
+    columns are all there.
+
+    Raises
+    ------
+    UserError
+        One line saying why the file cannot be placed: its encoding, or that its headers
+        fit no table (naming the closest one and what it lacks) or several.
+    """
+    headers, _ = read_header(path, detect_encoding(path))
+    found = {
+        name: {hit[0] for h in headers if (hit := tm.lookup(h)) is not None}
+        for name, tm in mapping.tables.items()
+    }
+    fits = [name for name, cols in found.items() if not missing_required(name, cols)]
+    if len(fits) == 1:
+        return fits[0]
+    why = f"{path.name}: cannot tell which table this file holds: its name is no table's name or alias"
+    fix = "rename it (e.g. 資格.csv, 健診.csv, レセプト.csv, 傷病名.csv) or pass --table NAME=FILE"
+    if fits:
+        raise UserError(f"{why} and its headers fit several tables ({', '.join(fits)}); {fix}")
+    closest = max(found, key=lambda name: len(found[name]))
+    if not found[closest]:
+        raise UserError(f"{why}, and none of its headers is a column of the contract; {fix}")
+    lacks = ", ".join(f"{c.ja or c.name} ({c.name})" for c in missing_required(closest, found[closest]))
+    raise UserError(
+        f"{why}, and its headers fit no table (closest: {closest}, which needs {lacks}); {fix}"
+    )
 
 
 # ---------------------------------------------------------------------------- cells
@@ -375,12 +463,7 @@ class _TableReader:
         self.data_lines = max(0, n_lines - 1)
 
     def _require(self, tm: TableMapping, values: set[str]) -> None:
-        present = {p.column.name for p in self.plans}
-        missing = [
-            c
-            for c in TABLES[self.table].columns
-            if not c.nullable and c.name not in present and (self.table, c.name) not in DERIVED
-        ]
+        missing = missing_required(self.table, {p.column.name for p in self.plans})
         if missing:
             names = ", ".join(f"{c.ja or c.name} ({c.name})" for c in missing)
             names_only = [h for h in self.headers if h not in values]  # never echo a value
@@ -636,7 +719,8 @@ class _Writer(DatasetWriter):
 def resolve_files(
     in_dir: Path, mapping: Mapping, tables: dict[str, str | os.PathLike] | None = None
 ) -> dict[str, Path]:
-    """Which file holds which table: names and aliases, overridden by ``tables``.
+    """Which file holds which table: names and aliases (dates around the name ignored),
+    else the headers (:func:`place_by_headers`), overridden by ``tables``.
 
     Only ``.csv`` and ``.txt`` files are read; any other file is skipped (see
     :func:`skipped_files`), and so is a CSV file named after a table given in ``tables``.
@@ -644,8 +728,9 @@ def resolve_files(
     Raises
     ------
     UserError
-        For a missing directory or file, an unrecognised CSV file, two files for one
-        table, a required table without a file, or an Excel workbook named after a table.
+        For a missing directory or file, a CSV file that cannot be placed (saying why),
+        two files for one table, a required table without a file, or an Excel workbook
+        named after a table.
     """
     if not in_dir.is_dir():
         raise UserError(f"{in_dir}: input directory not found")
@@ -671,12 +756,7 @@ def resolve_files(
             )
         if p.suffix.lower() not in (".csv", ".txt"):
             continue
-        t = mapping.table_for_file(p)
-        if t is None:
-            raise UserError(
-                f"{p.name}: cannot tell which table this file holds; rename it (e.g. 健診.csv, "
-                "レセプト.csv) or pass --table NAME=FILE"
-            )
+        t = mapping.table_for_file(p) or place_by_headers(p, mapping)
         if t in given:  # --table NAME=FILE takes precedence over a file named after NAME
             continue
         if t in found:
@@ -759,6 +839,11 @@ def import_csv(
     in_dir, out = Path(in_dir), Path(out)
     files = resolve_files(in_dir, maps, tables)
     readers = {t: _TableReader(t, p, maps, pseudo) for t, p in files.items()}
+    for t, r in readers.items():
+        if t in (tables or {}):
+            r.info.placed_by = "option"
+        elif maps.table_for_file(files[t]) is None:
+            r.info.placed_by = "headers"
     if out.resolve() == in_dir.resolve() or in_dir.resolve() in out.resolve().parents:
         raise UserError(f"{out}: the output must not be inside the input directory")
     meta = {

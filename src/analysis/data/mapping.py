@@ -24,16 +24,56 @@ UNITS = ("mmol/mol",)
 """Units a header may declare (HbA1c in IFCC mmol/mol is converted to NGSP %)."""
 
 
+_BRACKETS = str.maketrans("[【〔<〈《]】〕>〉》", "(((((())))))")
+
+
 def header_key(header: str) -> str:
-    """Comparison form of a header: NFKC, no whitespace or quotes, lower case.
+    """Comparison form of a header: NFKC, no whitespace or quotes, lower case, every kind
+    of bracket as round brackets.
 
     Examples
     --------
-    >>> header_key(" 服薬1（血圧） ") == header_key("服薬1(血圧)")
+    >>> header_key(" 服薬１（血圧） ") == header_key("服薬1【血圧】") == "服薬1(血圧)"
     True
     """
-    s = unicodedata.normalize("NFKC", header)
+    s = unicodedata.normalize("NFKC", header).translate(_BRACKETS)
     return re.sub(r"[\s\"'\ufeff]", "", s).lower()
+
+
+def unit_key(unit: str) -> str:
+    """Comparison form of a unit: as :func:`header_key`, with 分 as min and ^ dropped.
+
+    Examples
+    --------
+    >>> unit_key("mL/min/1.73m²") == unit_key("ｍｌ／分／1.73㎡") == "ml/min/1.73m2"
+    True
+    """
+    return header_key(unit).replace("分", "min").replace("^", "")
+
+
+_UNIT_SUFFIX = re.compile(r"^(?P<base>.+?)\((?P<unit>[^()]*)\)$")
+_SAME_UNITS = {"kg/m2": ("kg/m2",), "%": ("%", "ngsp%", "%(ngsp)")}
+"""Spellings of a contract unit beyond its own (after :func:`unit_key`)."""
+
+
+def split_unit(key: str) -> tuple[str, str] | None:
+    """Split a trailing bracketed unit off a header key: ``身長(cm)`` → (``身長``, ``cm``).
+
+    Examples
+    --------
+    >>> split_unit(header_key("収縮期血圧（ｍｍＨｇ）"))
+    ('収縮期血圧', 'mmhg')
+    >>> split_unit("身長") is None
+    True
+    """
+    m = _UNIT_SUFFIX.match(key)
+    return None if m is None else (m["base"], unit_key(m["unit"]))
+
+
+def unit_fits(unit: str, column_unit: str) -> bool:
+    """Whether a header's unit (:func:`unit_key` form) is the contract column's unit."""
+    own = unit_key(column_unit)
+    return bool(own) and unit in (own, *_SAME_UNITS.get(own, ()))
 
 
 @dataclass(frozen=True)
@@ -54,6 +94,29 @@ class TableMapping:
     headers: dict[str, tuple[str, str]] = field(default_factory=dict)
     """``header_key`` → (contract column, unit)."""
 
+    def lookup(self, header: str) -> tuple[str, str] | None:
+        """The contract column and unit of one header, or ``None``.
+
+        A header not in the mapping is also recognised with its unit in brackets, when
+        the unit is the contract column's (``身長（ｃｍ）``, ``ＨｂＡ１ｃ（ＮＧＳＰ）（％）``,
+        ``収縮期血圧[mmHg]``); a header with another unit (``身長(m)``) is not.
+
+        Examples
+        --------
+        >>> load_mapping().tables["checkups"].lookup("ＨｂＡ１ｃ（ＮＧＳＰ）（％）")
+        ('hba1c', '')
+        >>> load_mapping().tables["checkups"].lookup("身長(m)") is None
+        True
+        """
+        key = header_key(header)
+        hit = self.headers.get(key)
+        if hit is None and (parts := split_unit(key)) is not None:
+            base, unit = parts
+            hit = self.headers.get(base)
+            if hit is not None and (hit[1] or not unit_fits(unit, TABLES[self.name].column(hit[0]).unit)):
+                hit = None  # a unit of its own (mmol/mol) or another unit than the contract's
+        return hit
+
     def match(self, headers: list[str]) -> tuple[list[HeaderMatch], list[str]]:
         """Recognise ``headers``; return the matches and the headers left unmapped.
 
@@ -66,7 +129,7 @@ class TableMapping:
         seen: dict[str, str] = {}
         ignored = []
         for h in headers:
-            hit = self.headers.get(header_key(h))
+            hit = self.lookup(h)
             if hit is None:
                 ignored.append(h)
                 continue
@@ -119,11 +182,38 @@ class Mapping:
     """``header_key`` of a file name (without suffix) → table; the first layer wins."""
 
     def table_for_file(self, path: str | os.PathLike) -> str | None:
-        """The table a file holds, from its name (alias or contract name), or ``None``."""
+        """The table a file holds, from its name (alias or contract name), or ``None``.
+
+        Dates and years before or after the name are ignored, as exports carry them:
+        ``特定健診結果_令和5年度.csv``, ``資格_20240331.csv``, ``2023_claims.csv``.
+
+        Examples
+        --------
+        >>> m = load_mapping()
+        >>> m.table_for_file("特定健診結果（R5年度）.csv"), m.table_for_file("memo.csv")
+        ('checkups', None)
+        """
         stem = header_key(Path(path).stem)
-        if stem in self.aliases:
-            return self.aliases[stem]
-        return stem if stem in self.tables else None
+        for key in dict.fromkeys((stem, _undated(stem))):
+            if key in self.aliases:
+                return self.aliases[key]
+            if key in self.tables:
+                return key
+        return None
+
+
+_DATE_TOKEN = re.compile(r"(?:fy|令和|平成|r|h)?(?:\d{1,8}(?:年度|年|月|日|分)*)+")
+
+
+def _undated(stem: str) -> str:
+    """A file name's key without the dates and years before or after the name (tokens
+    between ``_``, ``-``, ``.`` or brackets)."""
+    tokens = [t for t in re.split(r"[-_.()]+", stem) if t]
+    while tokens and _DATE_TOKEN.fullmatch(tokens[-1]):
+        tokens.pop()
+    while tokens and _DATE_TOKEN.fullmatch(tokens[0]):
+        tokens.pop(0)
+    return "_".join(tokens)
 
 
 def _fail(source: str, where: str, what: str) -> UserError:

@@ -1,10 +1,15 @@
-"""Pandera schemas built from the table contract.
+"""Column rules built from the table contract: pandera schemas, and the same rules on an engine.
 
 The contract (``analysis.data.contract``) is the single source of truth; this module only
-translates each :class:`~analysis.data.contract.Table` into a pandera ``DataFrameSchema``
-with the column type, nullability, plausible range, allowed codes and the primary key.
-Tables are checked in a *canonical* pandas form (see :func:`canonical_frame`), so that the
-same schema applies to a Parquet file, a synthetic table and an imported chunk.
+translates each :class:`~analysis.data.contract.Table` into its column rules (type,
+nullability, plausible range, allowed codes, pattern), in two forms made by one function
+(:func:`value_rules`), so that they cannot drift apart:
+
+- a pandera ``DataFrameSchema`` (:func:`schema`, with the primary key) for pandas frames
+  in a *canonical* form (see :func:`canonical_frame`): the in-memory reference;
+- SQL predicates, evaluated on DuckDB by :func:`column_failures`: one aggregate query
+  per table counts every rule and keeps its first examples, so that the validator never
+  loads a table into memory.
 
 Two value rules are not expressible as contract fields and are added here:
 
@@ -15,6 +20,8 @@ Two value rules are not expressible as contract fields and are added here:
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -37,22 +44,62 @@ EXTRA_PATTERNS = {("claim_diagnoses", "icd10"): ICD10_PATTERN}
 """Per-column patterns beyond the contract: ``{(table, column): regex}``."""
 
 
-def _checks(table_name: str, col: Column) -> list:
+def value_rules(table_name: str, col: Column) -> list[tuple[Any, Callable[[str], str]]]:
+    """The value rules of one column, each as a pandera check and as a SQL predicate.
+
+    Returns
+    -------
+    list of (pandera.Check, callable)
+        The callable takes a SQL column expression and returns a predicate that is true
+        where a value breaks the rule, and null where the value is missing (missing values
+        are the ``nullable`` rule's business: pandera's checks ignore them).
+
+    Examples
+    --------
+    >>> [(check.error, sql("x")) for check, sql in value_rules("claims", table("claims").column("days"))]
+    [('in_range(0, 31)', 'NOT (x BETWEEN 0 AND 31)')]
+    """
     import pandera.pandas as pa_
 
-    checks = []
-    if col.allowed is not None:
-        checks.append(pa_.Check.isin(list(col.allowed), name="allowed_codes"))
-    elif col.min is not None and col.max is not None:
-        checks.append(pa_.Check.in_range(col.min, col.max, name="in_range"))
-    elif col.min is not None:
-        checks.append(pa_.Check.ge(col.min, name="in_range"))
-    elif col.max is not None:
-        checks.append(pa_.Check.le(col.max, name="in_range"))
+    rules: list[tuple[Any, Callable[[str], str]]] = []
+    lo, hi, allowed = col.min, col.max, col.allowed
+    if allowed is not None:
+        codes = ", ".join(map(_sql_literal, allowed))
+        rules.append(
+            (pa_.Check.isin(list(allowed), name="allowed_codes"), lambda x: f"{x} NOT IN ({codes})")
+        )
+    elif lo is not None and hi is not None:
+        rules.append(
+            (
+                pa_.Check.in_range(lo, hi, name="in_range"),
+                lambda x: f"NOT ({x} BETWEEN {lo} AND {hi})",
+            )
+        )
+    elif lo is not None:
+        rules.append((pa_.Check.ge(lo, name="in_range"), lambda x: f"{x} < {lo}"))
+    elif hi is not None:
+        rules.append((pa_.Check.le(hi, name="in_range"), lambda x: f"{x} > {hi}"))
     pattern = EXTRA_PATTERNS.get((table_name, col.name))
     if pattern is not None:
-        checks.append(pa_.Check.str_matches(pattern, name="pattern"))
-    return checks
+        rules.append(
+            (
+                pa_.Check.str_matches(pattern, name="pattern"),
+                lambda x: f"NOT regexp_matches({x}, {_sql_literal(pattern)})",
+            )
+        )
+    return rules
+
+
+def _sql_literal(value) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _checks(table_name: str, col: Column) -> list:
+    return [check for check, _ in value_rules(table_name, col)]
 
 
 @functools.cache
@@ -175,3 +222,72 @@ def _canonical_series(arr: pa.ChunkedArray, kind: str | None) -> pd.Series:
 def all_schemas() -> dict:
     """Schemas of every contract table, by name."""
     return {name: schema(name) for name in TABLES}
+
+
+def column_failures(
+    con, relation: str, name: str, columns: list[str] | None = None, *, examples: int = 3
+) -> list[tuple[str, int, tuple[str, ...]]]:
+    """Evaluate the column rules of a contract table on DuckDB; return the broken ones.
+
+    One aggregate query counts the rows breaking each rule (missing values of a
+    non-nullable column, then each rule of :func:`value_rules`) and keeps the first
+    ``examples`` of each in row order, so that memory does not grow with the table. Rules
+    are named as the pandera schema (:func:`schema`) names its failures:
+    ``"sex: not_nullable"``, ``"hba1c: in_range(3.0, 18.0)"``. NaN counts as missing, as in
+    the canonical pandas form.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        The connection; DuckDB's ``statistics_propagation`` optimizer must be off, as it
+        assumes that a Parquet column whose statistics show no NaN has none.
+    relation : str
+        The table or view, with the contract's columns and a row position ``_row``.
+    name : str
+        Contract table name.
+    columns : list of str, optional
+        Columns to check (default: all of the contract's); the validator leaves out those
+        of the wrong type, reported once as such.
+    examples : int
+        Examples per broken rule, in row order: row positions (``"row 12"``) for missing
+        values, the offending values for the others.
+
+    Returns
+    -------
+    list of (rule, n_rows, examples)
+        The broken rules, in column order.
+    """
+    wanted = [c for c in table(name).columns if columns is None or c.name in columns]
+    rules: list[tuple[str, str, str]] = []  # (rule name, failure predicate, value shown)
+    for c in wanted:
+        x = _quote(c.name)
+        if not c.nullable:
+            rules.append((f"{c.name}: not_nullable", f"{x} IS NULL", "_row"))
+        for check, predicate in value_rules(name, c):
+            rules.append((f"{c.name}: {check.error or check.name}", predicate(x), x))
+    if not rules:
+        return []
+    aggregates = ", ".join(
+        f"count(*) FILTER (WHERE {p}), min_by({v}, _row, {examples}) FILTER (WHERE {p})"
+        for _, p, v in rules
+    )
+    values = ", ".join(
+        f"CASE WHEN isnan({_quote(c.name)}) THEN NULL ELSE {_quote(c.name)} END AS {_quote(c.name)}"
+        if c.kind == "float"
+        else _quote(c.name)
+        for c in wanted
+    )
+    row = con.execute(
+        f"SELECT {aggregates} FROM (SELECT _row, {values} FROM {relation})"
+    ).fetchone()
+    out = []
+    for i, (rule, _, shown) in enumerate(rules):
+        n, first = row[2 * i], row[2 * i + 1]
+        if n:
+            ex = tuple(f"row {v}" if shown == "_row" else str(v) for v in first or [])
+            out.append((rule, int(n), ex))
+    return out
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,13 +1,17 @@
 """Dataset validation: the full contract check behind ``mvm-eval validate``.
 
-Two layers, both derived from ``analysis.data.contract``:
+Two layers, both derived from ``analysis.data.contract`` and both run by DuckDB over
+the Parquet files, so that no table is loaded into memory (DuckDB works within
+``MEMORY_LIMIT`` and spills beyond it):
 
-- column rules (type, missing values, plausible range, allowed codes) by the pandera
-  schemas of :mod:`analysis.data.schemas`, plus the Arrow type of every Parquet file;
+- column rules (type, missing values, plausible range, allowed codes): the Arrow type of
+  every Parquet file, then the rules of the pandera schemas of
+  :mod:`analysis.data.schemas`, one aggregate query per table
+  (:func:`analysis.data.schemas.column_failures`);
 - row and cross-table rules (keys unique, foreign keys, claims only while enrolled, no
   claims after death, checkups at ages 40-74 inside an enrollment spell, end ≥ start,
-  cost_yen = points × 10, ...) written once in SQL and run by DuckDB over the Parquet
-  files. The importer runs the same SQL rules to reject rows.
+  cost_yen = points × 10, ...) written once in SQL. The importer runs the same SQL rules
+  to reject rows.
 
 Each rule selects the offending rows of one table as ``(_row, example)``: ``_row`` is the
 row's position (file row number in a dataset, input order on import) and ``example`` a
@@ -32,6 +36,10 @@ from analysis.errors import UserError, ValidationFailed
 
 EXAMPLES = 3
 """Examples shown per finding."""
+
+MEMORY_LIMIT = "512MB"
+"""DuckDB's memory limit while validating; joins and aggregations spill to disk beyond it,
+so that the process stays under 1 GB whatever the size of the dataset."""
 
 
 @dataclass(frozen=True)
@@ -395,41 +403,71 @@ def _arrow_findings(name: str, path: Path) -> list[Finding]:
     return out
 
 
-def _column_findings(name: str, path: Path) -> list[Finding]:
-    import pandera.errors
-    import pyarrow as pa
+def _schema_findings(name: str, path: Path) -> list[Finding]:
+    """Columns the table has but the contract does not, and the reverse (pandera's
+    ``strict``), named as pandera names them."""
     import pyarrow.parquet as pq
 
-    from analysis.data.schemas import canonical_frame, schema
-
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as e:
-        return [_unreadable(name, path, e)]
-    try:
-        frame = canonical_frame(name, table)
-    except ValueError as e:
-        return [Finding(name, "column types", 1, (str(e)[:120],))]
-    try:
-        schema(name, keys=False).validate(frame, lazy=True)
-    except pandera.errors.SchemaErrors as e:
-        out = []
-        cases = e.failure_cases
-        for (column, check), grp in cases.groupby(["column", "check"], sort=False, dropna=False):
-            ex = tuple(str(v) for v in grp["failure_case"].head(EXAMPLES))
-            out.append(Finding(name, f"{column}: {check}", int(len(grp)), ex))
-        return out
-    return []
+    names = pq.read_schema(path).names
+    expected = TABLES[name].column_names
+    out = []
+    extra = [c for c in names if c not in expected]
+    if extra:
+        out.append(Finding(name, f"{name}: column_in_schema", len(extra), tuple(extra[:EXAMPLES])))
+    missing = [c for c in expected if c not in names]
+    if missing:
+        out.append(
+            Finding(name, f"{name}: column_in_dataframe", len(missing), tuple(missing[:EXAMPLES]))
+        )
+    return out
 
 
-def _connect(ds: Dataset, skip: set[str] = frozenset()):
+def _column_findings(con, name: str, path: Path) -> tuple[list[Finding], bool]:
+    """The column rules of one table on the engine; also whether its data could be read.
+
+    Columns missing or of the wrong Arrow type are left out (the Arrow check reports
+    them once).
+    """
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from analysis.data.schemas import column_failures
+
+    actual = pq.read_schema(path)
+    columns = [
+        f.name
+        for f in arrow_schema(name)
+        if f.name in actual.names and actual.field(f.name).type.equals(f.type)
+    ]
+    out = _schema_findings(name, path)
+    try:
+        failures = column_failures(con, name, name, columns, examples=EXAMPLES)
+    except duckdb.Error as e:  # a damaged data page in a readable file
+        return [
+            *out,
+            Finding(name, "file readable", 1, (f"{path.name}: {type(e).__name__}",)),
+        ], False
+    return out + [Finding(name, rule, n, ex) for rule, n, ex in failures], True
+
+
+def _connect(ds: Dataset, skip: set[str] = frozenset(), memory_limit: str = MEMORY_LIMIT):
+    """A DuckDB connection with a view per readable table (``_row`` = file row number).
+
+    DuckDB's ``statistics_propagation`` optimizer is off: it takes a Parquet column whose
+    statistics show no NaN for one without NaN, and would fold the rules on such values.
+    """
+    import tempfile
+
     import duckdb
 
-    con = duckdb.connect()
+    spill = Path(tempfile.gettempdir()) / f"mvm-eval-validate-{os.getpid()}-{id(ds):x}"
+    con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": str(spill)})
     try:
         con.execute("SET enable_progress_bar = false")
     except duckdb.Error:  # inside a Jupyter kernel duckdb ties this setting to ipywidgets
         pass
+    con.execute("SET disabled_optimizers = 'statistics_propagation'")
+    con.execute("SET preserve_insertion_order = false")  # examples are ordered explicitly
     con.execute(MACROS)
     for name in ds.tables:
         if name in skip:
@@ -447,14 +485,16 @@ def run_rule(con, rule: Rule, today: dt.date) -> tuple[int, tuple[str, ...]]:
     """Count the rows breaking ``rule`` on a DuckDB connection; return (n, first examples)."""
     params = {"today": today} if "$today" in rule.sql else {}
     n, ex = con.execute(
-        f"SELECT count(*), list(example ORDER BY _row)[1:{EXAMPLES}] FROM ({rule.query()})",
-        params,
+        f"SELECT count(*), min_by(example, _row, {EXAMPLES}) FROM ({rule.query()})", params
     ).fetchone()
     return int(n), tuple(str(x) for x in (ex or []))
 
 
 def validate_dataset(
-    path_or_dataset: str | os.PathLike | Dataset, *, today: dt.date | None = None
+    path_or_dataset: str | os.PathLike | Dataset,
+    *,
+    today: dt.date | None = None,
+    memory_limit: str = MEMORY_LIMIT,
 ) -> ValidationReport:
     """Check a dataset against the whole contract.
 
@@ -464,6 +504,9 @@ def validate_dataset(
         A dataset directory (with ``dataset.json``) or an opened :class:`Dataset`.
     today : datetime.date, optional
         Reference date for the "not in the future" rules (default: today).
+    memory_limit : str
+        DuckDB's memory limit (``MEMORY_LIMIT``); beyond it DuckDB spills to a temporary
+        directory, so that memory stays flat whatever the size of the dataset.
 
     Returns
     -------
@@ -502,24 +545,25 @@ def validate_dataset(
         )
     broken: set[str] = set()
     unreadable: set[str] = set()
+    arrow: dict[str, list[Finding]] = {}
     for name in present:
         path = ds.path / f"{name}.parquet"
         report.n_rules += 1
         try:
             report.rows[name] = pq.read_metadata(path).num_rows
-            arrow = _arrow_findings(name, path)
+            arrow[name] = _arrow_findings(name, path)
         except (pa.ArrowException, OSError) as e:
             report.findings.append(_unreadable(name, path, e))
             broken.add(name)
             unreadable.add(name)
-            continue
-        columns = _column_findings(name, path)
-        report.findings += arrow + columns
-        report.n_rules += len(TABLES[name].columns)
-        if arrow or any(f.rule == "file readable" for f in columns):
-            broken.add(name)
-    con = _connect(ds, skip=unreadable)
+    con = _connect(ds, skip=unreadable, memory_limit=memory_limit)
     try:
+        for name, found in arrow.items():
+            columns, readable = _column_findings(con, name, ds.path / f"{name}.parquet")
+            report.findings += found + columns
+            report.n_rules += len(TABLES[name].columns)
+            if found or not readable:
+                broken.add(name)
         for rule in all_rules():
             needs = (rule.table, *rule.needs)
             if not all(t in present for t in needs) or any(t in broken for t in needs):

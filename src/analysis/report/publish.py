@@ -1,6 +1,7 @@
-"""Disclosure control for anything published: small-cell suppression and output scanners.
+"""Disclosure control for anything published: small-cell suppression, the dominance rule
+for magnitudes, and output scanners.
 
-Rules (the NDB publication rule, ``analysis.config.MIN_CELL_COUNT`` = 10):
+Rules for counts (the NDB publication rule, ``analysis.config.MIN_CELL_COUNT`` = 10):
 
 - a count from 1 to ``min_cell_count - 1`` is shown as ``"<10"`` (primary suppression);
 - 0 is shown as ``"0"``: an empty cell describes nobody, and it is never hidden;
@@ -14,6 +15,19 @@ Rules (the NDB publication rule, ``analysis.config.MIN_CELL_COUNT`` = 10):
   cells while any suppressed value is still recoverable. Complementary cells are
   shown as ``"x"`` (the e-Stat sign for 秘匿), never as ``"<10"``: their value is 10 or
   more.
+
+Rule for magnitudes (a total or mean of per-person values, such as medical costs by
+group): a cell passing the count rule can still disclose one person when one or two
+people make most of it (one dialysis patient among ten). :func:`dominated` applies the
+two rules statistical offices use (Hundepool et al., *Statistical Disclosure Control*,
+Wiley 2012, section 4.2.2), and a cell breaking either is suppressed:
+
+- the (n, k) dominance rule: the ``n`` largest contributions make more than ``k`` of the
+  total (n = 2, k = 85 %);
+- the p % rule: the second largest contributor, subtracting its own value from the
+  total, would learn the largest to within ``p`` (p = 10 %): the rest of the total, after
+  the two largest, is under ``p`` times the largest. With the defaults it flags nothing
+  the (2, 85 %) rule lets through; it matters where ``k`` is raised or ``n`` = 1.
 
 The scanners (:func:`check_published_html` and friends) are used by tests and by
 :func:`analysis.report.render.render_report` on the rendered HTML.
@@ -33,7 +47,14 @@ import pandas as pd
 from analysis.config import MIN_CELL_COUNT
 
 COMPLEMENT_MARK = "x"
-"""Shown for a cell hidden only so that a suppressed neighbour cannot be derived."""
+"""Shown for a cell hidden only so that a suppressed neighbour cannot be derived, and for
+a magnitude hidden by the dominance rule (the e-Stat sign for 秘匿)."""
+
+DOMINANCE_N, DOMINANCE_K = 2, 0.85
+"""The (n, k) dominance rule: the two largest contributions may make at most 85 % of a cell."""
+
+P_PERCENT = 0.10
+"""The p % rule: no contributor may be estimated by another to within 10 %."""
 
 
 class UnprotectableTable(ValueError):
@@ -351,6 +372,115 @@ def suppress_attrition(
         for i in range(len(df))
     ]
     return out
+
+
+# --------------------------------------------------------------------------- magnitudes
+
+
+def dominated(
+    contributions,
+    *,
+    n: int = DOMINANCE_N,
+    k: float = DOMINANCE_K,
+    p: float | None = P_PERCENT,
+) -> bool:
+    """Whether a magnitude cell (a total or mean of ``contributions``) must be suppressed.
+
+    A cell is sensitive when its ``n`` largest contributions make more than ``k`` of its
+    total, or (p % rule, unless ``p`` is None) when the total less its two largest
+    contributions is under ``p`` times the largest. Contributions are taken by size
+    (absolute values); missing values contribute nothing; a cell whose total is 0
+    discloses nothing.
+
+    Parameters
+    ----------
+    contributions : array-like of float
+        The per-person values the cell adds up or averages (e.g. yen per person).
+    n : int
+        Contributors counted by the dominance rule.
+    k : float
+        Largest share of the total the ``n`` largest may make, in (0, 1].
+    p : float or None
+        Precision (as a fraction of the largest contribution) within which no
+        contributor may be estimated; None applies the (n, k) rule alone.
+
+    Returns
+    -------
+    bool
+        True if the cell must be suppressed.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive whole number or ``k`` or ``p`` lies outside (0, 1].
+
+    Examples
+    --------
+    >>> dominated([100, 100, 100, 100, 100, 100, 100, 100, 100, 100])
+    False
+    >>> dominated([6_000_000] + [50_000] * 9)  # one dialysis patient among ten
+    True
+    """
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"dominated: n must be a positive whole number, got {n!r}")
+    for name, value in (("k", k), ("p", p)):
+        if value is not None and not 0 < value <= 1:
+            raise ValueError(f"dominated: {name} must lie in (0, 1], got {value!r}")
+    x = np.abs(pd.to_numeric(pd.Series(contributions, dtype=object), errors="raise"))
+    x = np.sort(x.dropna().to_numpy(dtype=float))[::-1]
+    total = x.sum()
+    if total <= 0:
+        return False
+    if x[: int(n)].sum() > k * total:
+        return True
+    return bool(p is not None and total - x[:2].sum() < p * x[0])
+
+
+def dominated_cells(
+    data: pd.DataFrame,
+    value: str,
+    by: str | Sequence[str],
+    *,
+    n: int = DOMINANCE_N,
+    k: float = DOMINANCE_K,
+    p: float | None = P_PERCENT,
+) -> pd.Series:
+    """The cells of a magnitude table (``value`` summed or averaged by ``by``) that
+    :func:`dominated` says must be suppressed.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per contributor (person), with ``value`` and the grouping columns.
+    value : str
+        The per-person magnitude (e.g. ``"cost_total_prior"``).
+    by : str or sequence of str
+        The columns defining the cells.
+    n, k, p
+        As for :func:`dominated`.
+
+    Returns
+    -------
+    pandas.Series of bool
+        Indexed by the groups of ``by``; True where the cell must be hidden.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` or a grouping column is not in ``data``.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"group": ["a"] * 10 + ["b"] * 10,
+    ...                   "cost": [50_000] * 10 + [6_000_000] + [50_000] * 9})
+    >>> dominated_cells(d, "cost", "group").to_dict()
+    {'a': False, 'b': True}
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in [value, *keys] if c not in data.columns]
+    if missing:
+        raise ValueError(f"dominated_cells: columns {missing} not in the table")
+    return data.groupby(keys, sort=True)[value].apply(lambda x: dominated(x, n=n, k=k, p=p))
 
 
 # --------------------------------------------------------------------------- scanners

@@ -104,6 +104,10 @@ class RunSettings:
     def check(self) -> None:
         if self.engine not in ENGINES:
             raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.engine == "spark":
+            from analysis.cohort.engine import require_spark
+
+            require_spark()
         if self.lang not in LANGS:
             raise UserError(f"--lang must be one of {', '.join(LANGS)}, got {self.lang!r}")
         if not (Path(self.dataset) / "dataset.json").exists():

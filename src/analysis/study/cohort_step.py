@@ -20,7 +20,9 @@ SEX_EN = {"M": "Men", "F": "Women"}
 CHECKUP_AGE = (40, 74)
 """Ages (at the end of the fiscal year) eligible for the specific health checkup."""
 
-# (column, kind, label_ja, label_en); kind "mean" -> mean (SD), "share" -> n (%)
+# (column, kind, label_ja, label_en); kind "mean" -> mean (SD), "share" -> n (%),
+# "magnitude" -> mean (SD) of a per-person amount, hidden ("x") where one or two people
+# dominate it (publish.dominated)
 TABLE1_ROWS = [
     ("age_years", "mean", "年齢（歳）", "Age (years)"),
     ("female", "share", "女性", "Women"),
@@ -34,7 +36,7 @@ TABLE1_ROWS = [
     ("bp_med", "share", "降圧薬服用", "On BP medication"),
     ("glucose_med", "share", "血糖降下薬服用", "On glucose-lowering medication"),
     ("cm_diabetes", "share", "糖尿病（レセプト病名）", "Diabetes (claims)"),
-    ("cost_total_prior", "mean", "前年医療費（千円）", "Prior-year medical cost (k yen)"),
+    ("cost_total_prior", "magnitude", "前年医療費（千円）", "Prior-year medical cost (k yen)"),
 ]
 PROGRAM_LABELS = {k: (v["ja"], v["en"]) for k, v in contract.PROGRAM_LABELS.items()}
 
@@ -43,6 +45,8 @@ def _summary(x: pd.Series, kind: str) -> str:
     x = x.dropna().astype(float)
     if len(x) == 0:
         return "—"
+    if kind == "magnitude" and publish.dominated(x):
+        return publish.COMPLEMENT_MARK
     if kind == "share":
         k = int(x.sum())
         return f"{k:,} ({100 * k / len(x):.1f}%)"
@@ -73,7 +77,9 @@ def table1(cohorts: dict) -> pd.DataFrame:
         ``program``, ``variable_ja``, ``variable_en``, ``participants``, ``comparison``
         (text such as ``"64.1 (6.2)"`` or ``"25 (41.7%)"``) and ``smd`` (standardised mean
         difference, participants minus comparison). The first row of each program gives
-        the group sizes (the report hides those under 10).
+        the group sizes (the report hides those under 10). The prior-year cost of a group
+        that one or two people dominate is ``"x"``, with no SMD
+        (:func:`analysis.report.publish.dominated`).
     """
     rows = []
     for program, (ja, en) in PROGRAM_LABELS.items():
@@ -87,9 +93,11 @@ def table1(cohorts: dict) -> pd.DataFrame:
         rows.append(dict(program=program, variable_ja=f"{ja}: 人数", variable_en=f"{en}: N",
                          participants=f"{len(t):,}", comparison=f"{len(c):,}", smd=np.nan))  # fmt: skip
         for col, kind, lja, len_ in TABLE1_ROWS:
+            shown = [_summary(t[col], kind), _summary(c[col], kind)]
+            smd = np.nan if publish.COMPLEMENT_MARK in shown else _smd(t[col], c[col])
             rows.append(dict(program=program, variable_ja=f"{ja}: {lja}",
-                             variable_en=f"{en}: {len_}", participants=_summary(t[col], kind),
-                             comparison=_summary(c[col], kind), smd=_smd(t[col], c[col])))  # fmt: skip
+                             variable_en=f"{en}: {len_}", participants=shown[0],
+                             comparison=shown[1], smd=smd))  # fmt: skip
     if not rows:
         raise ValueError("table1: no 'vitality' or 'mystar' cohort given")
     return pd.DataFrame(rows)

@@ -142,3 +142,17 @@ def bench_simulate(
         )
     if json_out:
         typer.echo(json.dumps({"bench": "simulate", "results": results}))
+
+
+def bench_dataset(dataset: Path | None, population: int, seed: int, tmp: str | Path) -> Path:
+    """The dataset a benchmark runs on: ``dataset`` if given, else a city of
+    ``population`` simulated into ``tmp`` (its time printed)."""
+    if dataset is not None:
+        return Path(dataset)
+    from analysis.data.synthetic import simulate
+
+    path = Path(tmp) / "city"
+    t0 = time.perf_counter()
+    simulate(population=population, seed=seed, out=path)
+    typer.echo(f"simulated population {population:,} in {time.perf_counter() - t0:.1f} s")
+    return path
