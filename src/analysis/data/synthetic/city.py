@@ -26,7 +26,7 @@ from analysis.data.synthetic.enrollment import REASON_CODES
 from analysis.data.synthetic.truth import TruthAccumulator
 from analysis.seeds import rng
 
-GENERATOR_VERSION = "1.1"
+GENERATOR_VERSION = "1.2"
 CHUNK_RESIDENTS = 50_000
 """Residents per independent chunk for windows of up to six fiscal years (fixed: changing
 it changes the data)."""
