@@ -49,8 +49,9 @@ def test_events_come_after_their_causes(small_dataset, claims):
     stock = set(
         en.loc[(spells == 1) & (pd.to_datetime(en["enroll_start"]) < "2019-04-01"), "person_id"]
     )
-    for event, sequela in (("I639", "I693"), ("I219", "I252")):
-        ev = _first(dx, (dx["icd10"] == event) & (dx["setting"] == "inpatient"))
+    # A stroke is an infarction (I63) or a haemorrhage (I61, I60); both leave I69.
+    for events, sequela in ((("I639", "I619", "I609"), "I693"), (("I219",), "I252")):
+        ev = _first(dx, dx["icd10"].isin(events) & (dx["setting"] == "inpatient"))
         seq = _first(dx, dx["icd10"] == sequela)
         assert (seq < "2019-06-01").any(), sequela  # history before the window exists
         late = seq[seq.index.isin(stock) & (seq >= "2020-04-01")]

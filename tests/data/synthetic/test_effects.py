@@ -80,12 +80,15 @@ def test_mystar_checkup_effects_are_the_stated_amounts(runs):
         on=["person_id", "fiscal_year"],
     )
     het = np.where(j["risk_score"] >= eff.mystar_high_risk_score, eff.mystar_high_risk_ratio, 1.0)
-    d_hba1c = j["hba1c_on"] - j["hba1c_off"]
-    assert np.all(np.abs(d_hba1c - eff.mystar_hba1c * het) <= ROUNDING_HBA1C + 0.05)
-    d_sbp = j["sbp_on"] - j["sbp_off"]
-    assert np.all(np.abs(d_sbp - eff.mystar_sbp * het) <= 1.0)  # SBP recorded as integer
-    d_w = j["weight_kg_on"] - j["weight_kg_off"]
-    assert np.all(np.abs(d_w - eff.mystar_weight_kg * het) <= 0.1 + 1e-9)
+
+    def off_by(col, planted):  # items missing from a checkup (both runs alike) are left out
+        d = (j[f"{col}_on"] - j[f"{col}_off"]).to_numpy(dtype=float) - planted * het
+        assert np.isnan(d).mean() < 0.2
+        return np.abs(d[~np.isnan(d)])
+
+    assert np.all(off_by("hba1c", eff.mystar_hba1c) <= ROUNDING_HBA1C + 0.05)
+    assert np.all(off_by("sbp", eff.mystar_sbp) <= 1.0)  # SBP recorded as integer
+    assert np.all(off_by("weight_kg", eff.mystar_weight_kg) <= 0.1 + 1e-9)
     truth = json.loads((on.path / "truth.json").read_text())
     att = [v["hba1c_next_year_att"] for v in truth["realised"]["mystar"].values()]
     assert all(a <= eff.mystar_hba1c * 1.0 + 1e-9 for a in att)
@@ -112,7 +115,10 @@ def test_vitality_steps_effect_during_and_decaying_after(runs):
     during = diff[(wk >= 0) & (wk < 12)]
     lo = eff.vitality_steps * eff.vitality_steps_age65_ratio
     hi = eff.vitality_steps * eff.vitality_steps_middle_ratio
-    assert during.between(lo - 1, hi + 1).all()
+    # Weeks worn on a few days only record part of the steps (and of the effect), weeks
+    # synced but not worn record 0 (about 6% together: programs.PARTIAL_WEEK + ZERO_WEEK).
+    assert during.between(-1, hi + 1).all()
+    assert during.between(lo - 1, hi + 1).mean() > 0.88
     after = diff[wk >= 12]
     assert len(after) > 0
     assert (after < during.max()).all()
@@ -186,6 +192,7 @@ def test_participant_truth_is_each_participants_own_change(runs):
 def test_vitality_raises_next_year_exercise_habit_by_about_the_stated_amount(runs):
     eff, on, off, _ = runs
     j = _next_year_checkups(on, off, "vitality")
+    j = j.dropna(subset=["exercise_habit_on", "exercise_habit_off"])  # answered
     gain = j["exercise_habit_on"].astype(int) - j["exercise_habit_off"].astype(int)
     assert (gain >= 0).all()  # the same draws: nobody loses the habit
     se = np.sqrt(eff.vitality_exercise_habit * (1 - eff.vitality_exercise_habit) / len(j))
@@ -193,11 +200,12 @@ def test_vitality_raises_next_year_exercise_habit_by_about_the_stated_amount(run
 
 
 def test_nudge_letter_only_adds_participants_among_nudged(runs):
+    """Letters offered in both runs (a later year's eligibility depends on who took part
+    before) get the same letter and the same draws: the nudge adds participants among
+    the nudged only."""
     _, on, _, no_letter = runs
     key = ["person_id", "fiscal_year"]
-    # Later years' eligibility depends on who took part before; compare the first year.
-    fy = on.program_offers["fiscal_year"].min()
-    o = on.program_offers[on.program_offers["fiscal_year"] == fy]
+    o = on.program_offers.merge(no_letter.program_offers, on=[*key, "letter_variant"])
     p_on = set(map(tuple, on.program_enrollments[key].to_numpy()))
     p_off = set(map(tuple, no_letter.program_enrollments[key].to_numpy()))
     plain = set(map(tuple, o.loc[o["letter_variant"] == "plain", key].to_numpy()))
@@ -313,7 +321,10 @@ def test_severe_events_use_the_planted_mystar_hazard_ratio():
     assert ev_on <= ev_off
     # Equal uniforms: an event under the HR is an event without it (never the reverse).
     assert not ((on.event_type > 0) & (off.event_type == 0)).any()
+    # Where events are rare the expected events fall by the HR (where the hazard is high,
+    # e.g. just before dialysis, the probability of an event saturates).
     hz = np.exp(on.lp[follow])
+    hz = hz[hz < 0.1]
     expected_on = (1 - np.exp(-hz * planted)).sum()
     expected_off = (1 - np.exp(-hz)).sum()
     assert expected_on / expected_off == pytest.approx(planted, abs=0.01)
@@ -339,6 +350,7 @@ def test_letter_odds_ratio_is_recovered_by_the_uptake_model(runs):
         fiscal_year=lambda d: d["fiscal_year"] + 1
     )
     o = o.merge(ck, on=["person_id", "fiscal_year"])  # a checkup the year before: the latest
+    o = o.dropna(subset=list(SELECTION))  # answers recorded (what uptake depends on)
     o = o.merge(on.enrollment[["person_id", "sex", "birth_date"]].drop_duplicates("person_id"))
     age = (pd.to_datetime(o["offer_date"]) - pd.to_datetime(o["birth_date"])).dt.days / 365.25
     x = pd.DataFrame(

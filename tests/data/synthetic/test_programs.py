@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.synthetic import programs as pg
+from analysis.data.synthetic.calendar import day
 from analysis.data.synthetic.programs import risk_score
 
 
@@ -70,7 +71,11 @@ def test_activity_only_for_vitality_participants_on_mondays(small_dataset):
     e = small_dataset.program_enrollments
     assert set(a["person_id"]) <= set(e.loc[e["program"] == "vitality", "person_id"])
     assert (_d(a["week_start"]).dt.dayofweek == 0).all()
-    assert a["steps_per_day"].between(300, 40_000).all()
+    # Worn weeks 300-40,000 steps a day; weeks synced but not worn are 0, weeks worn on a
+    # few days only lower (what a wearable records).
+    worn = a["steps_per_day"] > 0
+    assert a.loc[worn, "steps_per_day"].between(40, 40_000).all()
+    assert 0 < (~worn).mean() < 0.05
     assert not a.duplicated(["person_id", "week_start"]).any()
 
 
@@ -211,3 +216,36 @@ def test_a_window_starting_in_a_program_year_has_its_letters(small_dataset, tmp_
     assert 0.85 * full_rate <= rate <= 1.15 * full_rate, (rate, full_rate)
     assert 0.6 * full_mystar <= mystar <= 1.6 * full_mystar, (mystar, full_mystar)
     assert set(short.program_offers["fiscal_year"]) == {2023, 2024}
+
+
+def test_steps_vary_between_people_weeks_and_seasons():
+    """The wearable records of many participants starting all through the year, with no
+    program effect: fewer steps in winter (January-February) than in spring and autumn,
+    and a varying number of weeks before the start (0-4, not always 4)."""
+    from analysis.seeds import rng
+
+    n = 3000
+    g = rng(4, "test", "steps")
+    ps = pg.ProgramState(n, 2)
+    start = day(2022, 1, 3) + 7 * g.integers(0, 52, n)
+    ps.vitality.append(
+        {
+            "person": np.arange(n),
+            "start": start,
+            "effect": np.zeros(n),
+            "completed": np.ones(n, bool),
+            "baseline": np.full(n, np.log(pg.STEPS_MEDIAN)),
+            "half_life": np.full(n, 6.0),
+        }
+    )
+    a = pg.activity(rng(4, "test", "activity"), ps, np.full(n, 10**9))
+    steps = pd.DataFrame({"person": a["person"], "day": a["week"], "steps": a["steps"]})
+    steps = steps[steps["steps"] > 0]
+    month = pd.to_datetime(steps["day"], unit="D").dt.month
+    winter = steps.loc[month.isin([1, 2]), "steps"].mean()
+    mild = steps.loc[month.isin([4, 5, 10, 11]), "steps"].mean()
+    assert winter / mild < 0.92
+    pre = pd.Series(a["week"] < start[a["person"]]).groupby(a["person"]).sum()
+    pre = pre.reindex(range(n), fill_value=0)
+    assert 0.1 < (pre == 0).mean() < 0.35
+    assert (pre == pg.BASELINE_WEEKS).mean() < 0.5

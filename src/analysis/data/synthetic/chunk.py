@@ -24,10 +24,11 @@ import numpy as np
 
 from analysis.data.synthetic import checkups as ck
 from analysis.data.synthetic import claims as cl
+from analysis.data.synthetic import deaths
 from analysis.data.synthetic import programs as pg
 from analysis.data.synthetic.calendar import age_at, fy_end, fy_start, month_starts
 from analysis.data.synthetic.effects import Effects
-from analysis.data.synthetic.enrollment import Spells, advance_year
+from analysis.data.synthetic.enrollment import Spells, advance_year, health_exits
 from analysis.data.synthetic.health import (
     MOTIVATION_LOG_HR,
     dialysis_lp,
@@ -39,9 +40,15 @@ from analysis.data.synthetic.population import draw_people
 from analysis.seeds import rng
 
 NEVER = np.iinfo(np.int64).max // 4
-EVENT_TYPES = ("none", "stroke", "mi", "heart_failure", "dialysis")
-CASE_FATALITY = np.array([0.0, 0.13, 0.12, 0.08, 0.0])
-_CV_SPLIT = np.array([0.45, 0.22, 0.33])  # stroke, MI, heart failure
+EVENT_TYPES = ("none", "stroke", "mi", "heart_failure", "dialysis", "haemorrhagic_stroke")
+"""Severe event types; ``stroke`` is a cerebral infarction (I63), ``haemorrhagic_stroke``
+an intracerebral or subarachnoid haemorrhage (I61, I60)."""
+CASE_FATALITY = np.array([0.0, 0.06, 0.10, 0.07, 0.0, 0.20])
+"""Share of each event type that is fatal (in hospital, within 30 days)."""
+_CV_TYPES = np.array([1, 5, 2, 3])
+_CV_SPLIT = np.array([0.36, 0.18, 0.17, 0.25])
+"""Shares of cerebral infarction, haemorrhagic stroke, MI and heart failure among the
+cardiovascular events: haemorrhages are about 27% of strokes (Japan Stroke Data Bank)."""
 BURN_IN_YEARS = 8
 """Fiscal years simulated before the first output year (not written)."""
 ESKD_EGFR = 15.0
@@ -79,6 +86,12 @@ def _stream(seed: int, chunk: int, name: str) -> np.random.Generator:
     return rng(seed, "simulate", "chunk", chunk, name)
 
 
+def _cv_type(r: np.ndarray) -> np.ndarray:
+    """Cardiovascular event type (index into ``EVENT_TYPES``) of a uniform draw."""
+    k = np.searchsorted(np.cumsum(_CV_SPLIT) / _CV_SPLIT.sum(), r, side="right")
+    return _CV_TYPES[np.minimum(k, len(_CV_TYPES) - 1)]
+
+
 def simulate_chunk(
     seed: int,
     chunk: int,
@@ -88,7 +101,7 @@ def simulate_chunk(
     uptake: float,
     effects: Effects,
     event_days: np.ndarray,
-    hidden_confounding: float = 0.0,
+    hidden_confounding: float = pg.HIDDEN_CONFOUNDING,
 ) -> ChunkResult:
     """Simulate the residents of one chunk (see the module docstring)."""
     years = list(range(first_fy, last_fy + 1))
@@ -104,8 +117,11 @@ def simulate_chunk(
     ps = pg.ProgramState(n, t_n)
     cd = ck.draws(_stream(seed, chunk, "checkups"), n, t_n)
     er = _stream(seed, chunk, "events")
-    r_event, r_type, r_eday, r_death, r_dday, r_fatal = (er.random((n, t_n)) for _ in range(6))
+    r_event, r_type, r_eday, r_death, r_dday, r_fatal, r_cause = (
+        er.random((n, t_n)) for _ in range(7)
+    )
     r_prev, r_hist, r_hist_type = er.random(n), er.random(n), er.random(n)
+    r_place, r_los = er.random(n), er.random(n)
     en_rng = _stream(seed, chunk, "enrollment")
     pg_rng = _stream(seed, chunk, "programs")
 
@@ -117,10 +133,11 @@ def simulate_chunk(
     # Stroke, MI or heart failure before the window (about 7% at age 70).
     age0 = h.age[:, 0]
     p_hist = np.where(age0 >= 35, 0.05 * np.exp(0.07 * (age0 - 70)), 0.0)
-    history = np.where(
-        r_hist < p_hist, 1 + np.searchsorted(np.cumsum(_CV_SPLIT), r_hist_type, side="right"), 0
-    )
+    history = np.where(r_hist < p_hist, _cv_type(r_hist_type), 0)
     prior_cv = history > 0
+    death_cause = np.zeros(n, dtype=np.int64)
+    fatal_event_day = np.full(n, -1, dtype=np.int64)
+    fatal_type = np.zeros(n, dtype=np.int64)
     lp = np.zeros((n, t_n))
     spells = Spells(n)
     attended_last = burn["attended_last"]
@@ -147,25 +164,19 @@ def simulate_chunk(
         p_dia = h_d * hr / np.maximum(h_tot, 1e-300)
         is_dia = r_type[:, t] < p_dia
         cv_u = np.clip((r_type[:, t] - p_dia) / np.maximum(1 - p_dia, 1e-12), 0, 1 - 1e-12)
-        cv_type = 1 + np.searchsorted(np.cumsum(_CV_SPLIT), cv_u, side="right")
+        cv_type = _cv_type(cv_u)
         etype = np.where(ev, np.where(is_dia, 4, cv_type), 0)
         eday = s0 + np.floor(r_eday[:, t] * (s1 - s0 + 1)).astype(np.int64)
         event_type[:, t] = etype
         event_day[:, t] = np.where(ev, eday, -1)
         dialysis_start = np.where(etype == 4, eday, dialysis_start)
-        prior_cv |= (etype >= 1) & (etype <= 3)
+        prior_cv |= ev & (etype != 4)
 
-        age = h.age[:, t]
-        base = np.where(people.male, 0.0032, 0.0016) * np.exp(0.095 * (np.clip(age, 20, 95) - 52))
-        mult = (
-            (1 + 3.0 * h.cancer[:, t])
-            * (1 + 0.8 * prior_cv)
-            * (1 + 0.4 * h.mental[:, t])
-            * (1 + 0.5 * (h.egfr[:, t] < 30))
+        hz = deaths.hazards(
+            h, t, people.male, h.frailty, prior_cv, dialysis_start <= s1, DIALYSIS_DEATH_HAZARD
         )
-        hz = base * mult + DIALYSIS_DEATH_HAZARD * (dialysis_start <= s1)
         fatal = ev & (r_fatal[:, t] < CASE_FATALITY[etype])
-        other = alive0 & (r_death[:, t] < 1 - np.exp(-hz))
+        other = alive0 & (r_death[:, t] < 1 - np.exp(-hz.sum(axis=0)))
         dday_other = np.where(
             ev,
             eday + np.floor(r_dday[:, t] * (s1 - eday + 1)),
@@ -174,11 +185,23 @@ def simulate_chunk(
         dday = np.where(
             fatal, np.minimum(eday + np.floor(r_dday[:, t] * 30).astype(np.int64), s1), dday_other
         )
-        death_day = np.where(alive0 & (fatal | other), dday, death_day)
+        dies = alive0 & (fatal | other)
+        death_day = np.where(dies, dday, death_day)
+        cause = np.where(fatal, deaths.CAUSES.index("event"), deaths.cause_of(hz, r_cause[:, t]))
+        death_cause = np.where(dies, cause, death_cause)
+        fatal_event_day = np.where(dies & fatal, eday, fatal_event_day)
+        fatal_type = np.where(dies & fatal, etype, fatal_type)
 
         n_closed = len(spells.person)
         advance_year(
-            spells, en_rng, fy, people.birth, people.first_entry, people.household, death_day
+            spells,
+            en_rng,
+            fy,
+            people.birth,
+            people.first_entry,
+            people.household,
+            death_day,
+            health_exits(h, t, prior_cv, dialysis_start <= s0),
         )
         in_window[:, t] = _enrolled_during_year(spells, n_closed)
 
@@ -225,8 +248,8 @@ def simulate_chunk(
             & (age_exam >= 40)
             & (age_exam <= 74)
         )
-        p_att = ck.attend_prob(cd, age_exam, people.male, people.u, attended_last)
-        p_att = np.where(dialysis_start <= ed, 0.3 * p_att, p_att)
+        sick = ck.sick_logit(h, t, prior_cv, dialysis_start <= ed)
+        p_att = ck.attend_prob(cd, age_exam, people.male, people.u, attended_last, sick, fy)
         att = elig & (cd.attend[:, t] < p_att)
         attended_last = att
         rec = ck.measure(cd, h, ps, t, ed, dialysis_start <= ed)
@@ -242,6 +265,7 @@ def simulate_chunk(
     spell_arrays = spells.frame()
     month_days = month_starts(first_fy, last_fy)
     enrolled_m = _enrolled_months(spell_arrays, death_day, month_days, n)
+    admit = deaths.terminal_admission(death_cause, death_day, fatal_event_day, r_place, r_los)
     state = _month_state(
         h,
         people,
@@ -254,6 +278,10 @@ def simulate_chunk(
         death_day,
         ps,
         _stream(seed, chunk, "claims_people"),
+    )
+    state.terminal_days = deaths.terminal_days(admit, death_day, month_days) * enrolled_m
+    state.terminal_code = cl.terminal_codes(
+        death_cause, fatal_type, state.cancer_site, _stream(seed, chunk, "terminal").random(n)
     )
     claims = cl.generate(_stream(seed, chunk, "claims"), state)
     activity = pg.activity(_stream(seed, chunk, "activity"), ps, death_day)
@@ -317,8 +345,8 @@ def _burn_in(r, h_all, people, cd, first_fy: int, r_prev) -> dict:
         ed = ck.exam_days(cd, fy, 0)
         age = age_at(people.birth, ed)
         elig = (people.first_entry <= ed) & (age >= 40) & (age <= 74)
-        p_att = ck.attend_prob(cd, age, people.male, people.u, attended_last)
-        p_att = np.where(dialysis_start <= ed, 0.3 * p_att, p_att)
+        sick = ck.sick_logit(h_all, b, np.zeros(n, dtype=bool), dialysis_start <= ed)
+        p_att = ck.attend_prob(cd, age, people.male, people.u, attended_last, sick, fy)
         att = elig & (r_att[:, b] < p_att)
         attended_last = att
         last_exam_b[att] = b
@@ -431,20 +459,23 @@ def _month_state(
     ti = np.arange(m) // 12
     ev_m = np.zeros((n, m), dtype=np.int64)
     after = {k: np.zeros((n, m), dtype=bool) for k in (1, 2, 3)}
+    # A haemorrhagic stroke leaves the same sequelae (I69) as an infarction.
+    kind = np.where(event_type == 5, 1, event_type)
     for t in range(event_day.shape[1]):
         hit = np.flatnonzero(event_type[:, t] > 0)
         mi = _month_index(month_days, event_day[hit, t])
         ev_m[hit, mi] = event_type[hit, t]
         for k in (1, 2, 3):
-            sel = event_type[hit, t] == k
+            sel = kind[hit, t] == k
             after[k][hit[sel], mi[sel]] = True
+    hist_kind = np.where(history == 5, 1, history)
     for k in (1, 2, 3):
         # Months strictly after the first event of the kind.
         after[k] = (
             np.concatenate(
                 [np.zeros((n, 1), bool), np.maximum.accumulate(after[k], axis=1)[:, :-1]], axis=1
             )
-            | (history == k)[:, None]
+            | (hist_kind == k)[:, None]
         )
     dia_m = _month_index(month_days, np.minimum(dialysis_start, month_days[-1] + 40))
     dialysis = np.arange(m)[None, :] >= np.where(dialysis_start < month_days[0], -1, dia_m)[:, None]
@@ -483,12 +514,38 @@ def _month_state(
     secondary = np.where(np.arange(3)[None, :] < k_sec[:, None], cl.SECONDARY[pick], -1)
     # Benign prostatic hyperplasia (N400) only in men.
     secondary = np.where((secondary == cl.CODES.index("N400")) & ~male[:, None], -1, secondary)
+    # Inpatient rehabilitation (回復期リハビリテーション) for 0-3 months after a stroke.
+    rehab_months = np.searchsorted(np.cumsum(cl.REHAB_MONTHS_P), r.random(n), side="right")
+    rehab = np.zeros((n, m), dtype=bool)
+    for t in range(event_day.shape[1]):
+        hit = np.flatnonzero((kind[:, t] == 1) & (death_day > event_day[:, t] + 30))
+        mi = _month_index(month_days, event_day[hit, t])
+        for k in range(1, len(cl.REHAB_MONTHS_P)):
+            ok = (rehab_months[hit] >= k) & (mi + k < m)
+            rehab[hit[ok], mi[ok] + k] = True
+    cancer_cost = np.exp(cl.CANCER_COST_SIGMA * r.standard_normal(n) - cl.CANCER_COST_SIGMA**2 / 2)
+    # Specialty drugs (biologics, antivirals, oral oncology ...): a few people with very
+    # expensive monthly prescriptions, part of the heavy cost tail.
+    specialty = (r.random(n) < cl.SPECIALTY_SHARE * np.clip((h.age[:, 0] - 15) / 45, 0, 1.5)) & (
+        h.age[:, 0] >= 18
+    )
+    k_spec = len(cl._SPECIALTY)
+    specialty_code = cl._SPECIALTY[np.minimum((r.random(n) * k_spec).astype(int), k_spec - 1)]
     return cl.MonthState(
         enrolled=enrolled,
         age=h.age[:, ti],
         diabetes=h.diabetes[:, ti],
         hypertension=h.hypertension[:, ti],
         dyslipidaemia=h.dyslipidaemia[:, ti],
+        glucose_med=h.glucose_med[:, ti],
+        bp_med=h.bp_med[:, ti],
+        lipid_med=h.lipid_med[:, ti],
+        specialty=specialty,
+        rehab=rehab & enrolled,
+        cancer_cost=cancer_cost,
+        specialty_code=specialty_code,
+        specialty_yen=cl.SPECIALTY_MONTH_YEN * np.exp(cl.SPECIALTY_SIGMA * r.standard_normal(n)),
+        care_factor=cl.care_factor(month_days),
         ckd_stage=stage,
         cancer=h.cancer[:, ti],
         mental=h.mental[:, 0],

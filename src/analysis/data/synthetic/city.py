@@ -26,7 +26,7 @@ from analysis.data.synthetic.enrollment import REASON_CODES
 from analysis.data.synthetic.truth import TruthAccumulator
 from analysis.seeds import rng
 
-GENERATOR_VERSION = "1.1"
+GENERATOR_VERSION = "1.2"
 CHUNK_RESIDENTS = 50_000
 """Residents per independent chunk for windows of up to six fiscal years (fixed: changing
 it changes the data)."""
@@ -50,7 +50,7 @@ EVENT_THEMES = (
 )
 
 
-def _check_args(population, years, seed, uptake, hidden_confounding=0.0):
+def _check_args(population, years, seed, uptake, hidden_confounding=pg.HIDDEN_CONFOUNDING):
     from analysis.errors import UserError
 
     if isinstance(population, bool) or not isinstance(population, (int, np.integer)):
@@ -84,7 +84,7 @@ def simulate(
     replace: bool = False,
     progress: bool = False,
     effects: Effects | None = None,
-    hidden_confounding: float = 0.0,
+    hidden_confounding: float = pg.HIDDEN_CONFOUNDING,
 ) -> Path:
     """Write a synthetic municipal NHI dataset with planted program effects.
 
@@ -109,10 +109,12 @@ def simulate(
         Planted effect sizes (default ``Effects()``).
     hidden_confounding : float
         Log-odds of uptake per SD of the unobserved motivation, which also raises
-        exercise and lowers costs and risks. 0 (the default): uptake depends only on what
-        the data record before the offer (age, sex, checkup answers and medication), so
-        the planted effects are identified by covariate adjustment; > 0 makes every
-        adjusted estimate biased, for sensitivity-analysis studies.
+        exercise and lowers costs and risks. The default (0.4, ``HIDDEN_CONFOUNDING`` in
+        ``analysis.data.synthetic.programs``) is modest: adjusted estimates are a little
+        biased, as they would be on real data, so sensitivity analyses matter. 0: uptake
+        depends only on what the data record before the offer (age, sex, checkup answers
+        and medication), so the planted effects are identified by covariate adjustment
+        (for estimator checks).
 
     Returns
     -------
@@ -321,7 +323,13 @@ def _write_chunk(w: DatasetWriter, res: ChunkResult, n_events: int) -> None:
         "glucose_med",
         "lipid_med",
     ):
-        ck[col] = e[col]
+        v = e[col]
+        # Missing items: nullable integer and boolean columns.
+        ck[col] = (
+            pd.array(v, dtype="Int64" if col == "urine_protein" else "boolean")
+            if (col == "urine_protein" or v.dtype == object)
+            else v
+        )
     w.append("checkups", ck.sort_values(["person_id", "fiscal_year"], kind="stable"))
     _write_claims(w, res)
     _write_programs(w, res)

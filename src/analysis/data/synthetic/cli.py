@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from analysis.config import DEFAULT_DATASET, DEFAULT_POPULATION, DEFAULT_SEED
+from analysis.data.synthetic.programs import HIDDEN_CONFOUNDING
 from analysis.errors import UserError
 
 
@@ -48,10 +49,11 @@ def simulate(
     hidden_confounding: Annotated[
         float,
         typer.Option(
-            help="Uptake log-odds per SD of the unobserved motivation (0: participation "
-            "depends only on the recorded baseline, so adjusted estimates are unbiased)."
+            help="Uptake log-odds per SD of the unobserved motivation (default 0.4: modest "
+            "unmeasured confounding; 0: participation depends only on the recorded "
+            "baseline, so adjusted estimates are unbiased)."
         ),
-    ] = 0.0,
+    ] = HIDDEN_CONFOUNDING,
     replace: Annotated[bool, typer.Option(help="Overwrite an existing dataset.")] = False,
 ) -> None:
     """Write the synthetic municipality (all contract tables, truth.json, truth_risk.parquet)."""

@@ -38,35 +38,52 @@ the default city with them.
 How it is generated, in order:
 
 1. **People.** NHI enrollees are about {nhi_share:.0%} of residents, ages 0-74 skewed to 60-74
-   (40-45% aged 65-74). New enrollees join during the window (retirement at 60-64,
-   job changes, births, moving in). People live in households (couples of similar age,
+   (40-45% aged 65-74; single-year ages change smoothly, without steps at 5-year edges).
+   New enrollees join during the window (retirement at 60-64, job changes, births,
+   moving in). People live in households (couples of similar age,
    children with a parent) that share part of a latent *health motivation*, which the
    data never shows.
 2. **Natural health course.** Each person's BMI, waist, blood pressure, HbA1c and
    glucose, LDL, HDL, triglycerides, eGFR and urine protein are age- and sex-specific
    means plus a standardised latent vector, jointly correlated across factors and
    persistent from year to year (a stationary AR(1) process). Diabetes, hypertension,
-   dyslipidaemia and CKD are diagnosed (and treated) once the factors cross clinical
-   thresholds; a small group has progressive kidney disease. Smoking, exercise habit and
-   walking habit follow published rates by sex and age; motivation raises exercise.
+   dyslipidaemia and CKD are diagnosed once the factors cross clinical thresholds, more
+   often with age; a diagnosed person takes the drug with a probability that rises with
+   age (few people in their 40s), and some stop and restart (about 90% of those on a drug
+   one year are on it the next), so a diagnosis code often comes without the drug. A
+   small group has progressive kidney disease. Smoking, exercise habit and walking habit
+   follow published rates by sex and age and are personal habits (answers persist from
+   year to year); motivation raises exercise.
    The course (with checkup attendance and dialysis) is run for {burn_in} years before
    the first output year without writing anything, so that the first year is already
    at steady state (checkup persistence, patients on dialysis, cancers in treatment).
-3. **Severe events and death.** Each fiscal year a severe event (stroke, myocardial
-   infarction, heart-failure admission, or dialysis start for advanced CKD) occurs with
-   a hazard driven by age, sex, smoking, glycaemia, blood pressure, lipids, kidney
-   function, earlier events and motivation. The true log hazard per person and year is
-   in `truth_risk.parquet` (`linear_predictor`; `program_log_hr` is the planted program
-   term). Death depends on age, cancer, events (case fatality) and dialysis (about 11% a
-   year).
+3. **Severe events and death.** Each fiscal year a severe event (cerebral infarction or
+   haemorrhage, myocardial infarction, heart-failure admission, or dialysis start for
+   advanced CKD) occurs with a hazard driven by age, sex, smoking, glycaemia, blood
+   pressure, lipids, kidney function, earlier events and motivation (at 40-74 about 2.2
+   stroke admissions per 1,000 person-years, a quarter of them haemorrhages, 0.85
+   myocardial infarctions, 1.25 heart-failure admissions). The true log hazard per person
+   and year is in `truth_risk.parquet` (`linear_predictor`; `program_log_hr` is the
+   planted program term). Death comes from events (case fatality), cancer, dialysis
+   (about 11% a year) or other causes (at 70-74 about 20 per 1,000 men and 9 per 1,000
+   women a year, as in the vital statistics). About two in three deaths follow a
+   terminal hospital stay (inpatient claims at about 50,000 yen a day up to the death);
+   the rest are sudden or at home.
 4. **Enrollment spells.** Spells end at the 75th birthday (`age75`, 後期高齢者医療),
-   on moving away or joining employee insurance (drawn per household), or at death;
+   on moving away or joining employee insurance (drawn per household; less often for the
+   sick and people with high costs), on starting public assistance (`other`, 生活保護;
+   far more often with a mental disorder, on dialysis or with high costs), or at death;
    people who left for employee insurance may rejoin (a new spell). `death_date` is
    filled only on a spell ended by death: the insurer does not learn of deaths after
    a person has left.
 5. **Checkups (特定健診).** Enrollees aged 40-74 attend with a strongly persistent
-   propensity (about 37% a year); values are the natural course plus program effects
-   plus measurement noise. Some checkups have no fasting glucose (HbA1c only).
+   propensity (about 38% a year; 33.7% in FY2020, the COVID-19 year, held later in the
+   year), less often when sick (cancer, mental disorders, earlier events, dialysis, high
+   costs, regular care for a lifestyle disease), so non-attenders cost about 1.5 times
+   as much as attenders. Values are the natural course plus program effects plus
+   measurement noise. Items are sometimes missing (1-3% each for laboratory, urine and
+   questionnaire items, rarely body measurements; LDL when triglycerides are 400 mg/dL or
+   more); 40% of checkups have no fasting glucose (HbA1c only).
 6. **Programs.** In the pilot years FY2021-22 a small random share of eligible people
    get a letter (FY2021 in January 2022, after the November 2021 agreement; other years
    in mid-May); from FY2023 everyone aged 40-74 with a checkup in the last three fiscal
@@ -80,14 +97,19 @@ How it is generated, in order:
    habit, smoking and blood-pressure and glucose medication (exercisers join far more
    often, people on medication less often). Those habits persist and medication means
    higher costs, so naive participant/non-participant comparisons are biased, while
-   participation is ignorable given the recorded baseline: adjusted estimators can
-   recover the planted effects. `--hidden-confounding` (default 0) adds a direct effect
-   of the unobserved motivation on uptake, for studies of unmeasured confounding
-   (`truth.json` → `selection` says which applies). By default FY2023 has about 64
+   participation would be ignorable given the recorded baseline but for a modest direct
+   effect of the unobserved motivation on uptake (`--hidden-confounding`, default 0.4
+   log-odds per SD), as on real data: adjusted estimates are a little biased and the
+   sensitivity analyses have something to bound. `--hidden-confounding 0` makes
+   participation ignorable given the record, for checks of the estimators (`truth.json`
+   → `selection` says which applies). By default FY2023 has about 64
    Vitality and 15 Mystar participants for 70,000 residents, growing later;
    `--uptake` multiplies the odds of taking part.
-7. **Program data.** Vitality: weekly steps from a wearable for {baseline_weeks} weeks before, the
-   {vitality_weeks} program weeks and after the program until the participant stops wearing it.
+7. **Program data.** Vitality: weekly steps from a wearable for up to {baseline_weeks} weeks
+   before (some participants have none), the {vitality_weeks} program weeks and after the program
+   until the participant stops wearing it. Usual steps differ widely between people (SD
+   about 3,500), weekly means fluctuate (SD about 1,200) and follow the season; some weeks
+   are missing, 0 (synced but not worn) or low (worn on a few days).
    Mystar: 6 months, up to 6 interview sessions, completion = 5 or more.
    Sports-community events from the first program year, on a monthly schedule, in
    number proportional to the population (12 a year for 70,000 residents; a small town
@@ -96,11 +118,15 @@ How it is generated, in order:
    participants.
 8. **Claims (レセプト).** One claim per person, month and setting when care occurs.
    About 10-15% of enrollees aged 40-74 have no claim in a year (more among younger
-   men without chronic conditions) and about half see a dentist. Costs are lognormal around means driven by age and conditions, times a persistent
-   personal cost level (heavy tail: the top 10% of people account for about half of the
-   cost); admissions follow severe events, cancer and long psychiatric stays (mostly
-   schizophrenia, F20), other admissions have realistic reasons (cataract, pneumonia,
-   colon polyps, angina, fractures, gallstones ...); dialysis is
+   men without chronic conditions) and about half see a dentist. Costs are lognormal
+   around means driven by age and conditions, times a persistent personal cost level;
+   cancer treatment varies widely in cost, a few people take specialty drugs (biologics
+   and the like) and strokes are followed by months of inpatient rehabilitation, so the
+   tail is heavy (the top 1% of person-years hold about a quarter of the cost, the top
+   10% about 60%). Admissions follow severe events, cancer, long psychiatric stays
+   (mostly schizophrenia, F20) and terminal stays; other admissions have realistic
+   reasons (cataract, colon polyps, angina, gallstones, pneumonia, fractures ...); FY2020
+   has about 8% fewer days of care (COVID-19); dialysis is
    a monthly outpatient claim with procedure J038 (about 5 M yen a patient-year with the
    other care). Medical claims list ICD-10 codes without the dot (E11x diabetes, I10,
    E78x, N18x, I63x, I21x, I50x, C.., F..); pharmacy claims carry no diagnoses, as in

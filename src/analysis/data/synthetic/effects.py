@@ -67,7 +67,7 @@ class Effects:
     mystar_sbp: float = -5.0
     mystar_weight_kg: float = -2.5
     mystar_high_risk_ratio: float = 1.5
-    mystar_high_risk_score: float = 0.20
+    mystar_high_risk_score: float = 0.08
     mystar_persistence: float = 0.5
     mystar_event_hr: float = 0.75
     mystar_cost: float = -0.06
@@ -107,9 +107,11 @@ DEFINITIONS: dict[str, dict[str, str]] = {
     },
     "vitality_steps": {
         "unit": "steps/day",
-        "definition": "Added to each Vitality participant's weekly steps_per_day during the 12 "
+        "definition": "Added to the steps/day each Vitality participant walks during the 12 "
         "program weeks (age 40-64, low tier; other subgroups: times the ratios). After the "
-        "program the added steps halve every vitality_steps_half_life_weeks weeks.",
+        "program the added steps halve every vitality_steps_half_life_weeks weeks. The "
+        "recorded weekly steps_per_day is what the device saw: weeks worn on a few days only "
+        "record a share of the steps walked (and of the effect), unworn weeks 0 or nothing.",
     },
     "vitality_exercise_habit": {
         "unit": "risk difference",

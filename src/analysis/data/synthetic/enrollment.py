@@ -2,7 +2,12 @@
 
 The spells are built one fiscal year at a time, because deaths come from the health
 simulation of the same year. Moves and switches to employee insurance are drawn per
-household, so that families mostly leave together.
+household, so that families mostly leave together. Exits depend on health: people with
+a high personal cost level or a serious condition (cancer, a mental disorder, an earlier
+cardiovascular event, dialysis) take up employee insurance less often (a job comes with
+it), and some leave for public assistance (生活保護, whose medical aid replaces NHI; exit
+reason ``other``), far more often with a mental disorder, on dialysis or with a high cost
+level. So the people who leave NHI are not a random sample of its enrollees.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ _MOVE_AGES, _MOVE_P = [0, 20, 40, 65, 75], [0.03, 0.045, 0.022, 0.010, 0.010]
 _EMP_AGES, _EMP_P = [0, 18, 60, 65, 75], [0.02, 0.075, 0.035, 0.006, 0.006]
 REJOIN_P = 0.10
 """Yearly probability that someone who left for employee insurance rejoins NHI."""
+WELFARE_HAZARD = 0.0025
+"""Yearly hazard of leaving NHI for public assistance at average health, ages 20-74 ([E]:
+about 200,000 people start public assistance a year, most of them from NHI)."""
 
 REASON_CODES = ("age75", "moved", "employee_insurance", "death", "other")
 
@@ -55,6 +63,30 @@ class Spells:
         return person[order], start[order], end[order], reason[order]
 
 
+def health_exits(h, t: int, prior_cv: np.ndarray, on_dialysis: np.ndarray) -> dict:
+    """How health changes the exits of fiscal-year index ``t`` (see the module docstring).
+
+    Returns
+    -------
+    dict
+        ``employee_insurance``: multiplier of the hazard of joining employee insurance;
+        ``welfare``: yearly hazard of leaving for public assistance.
+    """
+    sick = h.cancer[:, t] | h.mental[:, t] | prior_cv | on_dialysis
+    age = h.age[:, t]
+    welfare = (
+        WELFARE_HAZARD
+        * np.exp(1.0 * h.frailty)
+        * (1 + 3.0 * h.mental[:, t])
+        * (1 + 2.0 * on_dialysis)
+        * ((age >= 20) & (age < 75))
+    )
+    return {
+        "employee_insurance": np.exp(-0.5 * h.frailty) * np.where(sick, 0.4, 1.0),
+        "welfare": welfare,
+    }
+
+
 def advance_year(
     sp: Spells,
     rng: np.random.Generator,
@@ -63,6 +95,7 @@ def advance_year(
     first_entry: np.ndarray,
     household: np.ndarray,
     death_day: np.ndarray,
+    health: dict | None = None,
 ) -> None:
     """Open, continue and close spells during fiscal year ``fy``.
 
@@ -70,6 +103,8 @@ def advance_year(
     ----------
     death_day : int array
         Day of death, or a large number if alive through the window.
+    health : dict, optional
+        :func:`health_exits` of the year (default: exits do not depend on health).
     """
     n = sp.n
     s0, s1 = fy_start(fy), fy_end(fy)
@@ -102,8 +137,14 @@ def advance_year(
         from_day + 1 + np.floor(rng.random(n) * np.maximum(s1 - from_day, 1)).astype(np.int64)
     )
     emp_day = from_day + 1 + np.floor(rng.random(n) * np.maximum(s1 - from_day, 1)).astype(np.int64)
+    u_welfare, r_welfare_day = rng.random(n), rng.random(n)
+    health = health or {"employee_insurance": 1.0, "welfare": np.zeros(n)}
     move = hh_move < np.interp(age_mid, _MOVE_AGES, _MOVE_P)
-    emp = hh_emp < np.interp(age_mid, _EMP_AGES, _EMP_P)
+    emp = hh_emp < np.interp(age_mid, _EMP_AGES, _EMP_P) * health["employee_insurance"]
+    welfare = u_welfare < 1 - np.exp(-health["welfare"])
+    welfare_day = (
+        from_day + 1 + np.floor(r_welfare_day * np.maximum(s1 - from_day, 1)).astype(np.int64)
+    )
     big = np.iinfo(np.int64).max // 4
     # Candidate loss dates (資格喪失日 = first day no longer enrolled).
     cand = np.stack(
@@ -112,6 +153,7 @@ def advance_year(
             np.where(move & (move_day <= s1), move_day, big),
             np.where(emp & (emp_day <= s1), emp_day, big),
             np.where(death_day <= s1, death_day + 1, big),
+            np.where(welfare & (welfare_day <= s1), welfare_day, big),
         ]
     )
     which = np.argmin(cand, axis=0)

@@ -39,8 +39,17 @@ PROG_SHARE = 0.005
 """Share of people with progressive kidney disease (more among those with high glycaemia,
 blood pressure and proteinuria when the course starts)."""
 
+SEVERE_BASE_HAZARD = 0.00125
+"""Annual cardiovascular-event hazard at 60 for a non-smoking woman with reference risk
+factors: at 40-74 about 2.2 strokes, 0.85 myocardial infarctions and 1.25 heart-failure
+admissions per 1,000 person-years (calibration: ``admission_rate``)."""
+
 MOTIVATION_LOG_HR = 0.15
 """Severe-event log hazard per SD of the latent motivation (protective)."""
+
+TREATMENT_RHO = 0.65
+"""Year-to-year correlation of the latent that decides whether a diagnosed person takes
+the drug (persistence of about 0.9 a year; calibration: ``med_persistence``)."""
 
 
 @dataclass
@@ -105,8 +114,8 @@ def _ar1(rng: np.random.Generator, n: int, t: int) -> np.ndarray:
 def _absorbing(
     rng: np.random.Generator,
     cond: np.ndarray,
-    p_per_year: float,
-    p_first: float | None = None,
+    p_per_year: float | np.ndarray,
+    p_first: float | np.ndarray | None = None,
     burn_in: int = 0,
 ) -> np.ndarray:
     """Flag that switches on (for good) with probability ``p_per_year`` in years ``cond`` holds.
@@ -114,17 +123,34 @@ def _absorbing(
     People for whom ``cond`` already holds in the first window year get ``p_first``
     (prevalent cases diagnosed before the window). The first ``burn_in`` years carry the
     first window year's flag (diagnoses are calibrated as prevalences at the window start).
+    Probabilities are scalars or arrays of the shape of ``cond`` (e.g. rising with age).
     """
     k = burn_in
     cond = cond[:, k:]
     n, t = cond.shape
     r = rng.random((n, t))
-    p = np.full((n, t), p_per_year)
+    p = np.broadcast_to(p_per_year, (n, t + k))[:, k:].copy()
     if p_first is not None:
-        p[:, 0] = p_first
+        p[:, 0] = np.broadcast_to(p_first, (n, t + k))[:, k]
     onset = cond & (r < p)
     flag = np.maximum.accumulate(onset, axis=1)
     return np.concatenate([np.repeat(flag[:, :1], k, axis=1), flag], axis=1)
+
+
+def _treated(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
+    """Whether a diagnosed person takes the drug each year: share ``p`` (n, t), persistent.
+
+    A standardised AR(1) latent with year-to-year correlation :data:`TREATMENT_RHO` is
+    cut at ``p``: people stop and restart, and of those on the drug one year about 90%
+    are on it the next.
+    """
+    n, t = p.shape
+    z = np.empty((n, t))
+    z[:, 0] = rng.standard_normal(n)
+    s = np.sqrt(1 - TREATMENT_RHO**2)
+    for j in range(1, t):
+        z[:, j] = TREATMENT_RHO * z[:, j - 1] + s * rng.standard_normal(n)
+    return ndtr(z) < p
 
 
 def natural_course(
@@ -166,7 +192,7 @@ def natural_course(
     height = height + rng.normal(0, 1, n) * np.where(male, 6.0, 5.5)
 
     bmi_mean = np.where(
-        m, np.interp(a, [40, 50, 60, 70], [23.9, 23.6, 23.6, 23.3]), 21.7 + 0.045 * (a - 40)
+        m, np.interp(a, [40, 50, 60, 70], [23.95, 23.3, 23.95, 23.6]), 21.7 + 0.045 * (a - 40)
     )
     bmi = bmi_mean * np.exp(0.14 * z[..., 0] - 0.10 * 0.14 * uu)
     waist_noise = rng.normal(0, 1, n)[:, None] * np.where(m, 3.0, 3.5)
@@ -177,8 +203,16 @@ def natural_course(
     )
     sbp_u = sbp_mean + 16.0 * z[..., 1]
     adult30 = age >= 30  # no hypertension or dyslipidaemia treatment in the young
-    hypertension = _absorbing(rng, (sbp_u >= 143) & adult30, 0.35, 0.9, burn_in)
-    bp_med = hypertension
+    # Diagnosis (a code on the claims) is more likely, and treatment more common, with
+    # age: in their 40s few hypertensive people know it and fewer take drugs (NHNS).
+    hypertension = _absorbing(
+        rng,
+        (sbp_u >= 143) & adult30,
+        np.interp(a, [40, 55, 70], [0.12, 0.25, 0.45]),
+        np.interp(a, [40, 55, 70], [0.55, 0.80, 0.97]),
+        burn_in,
+    )
+    bp_med = hypertension & _treated(rng, np.interp(a, [40, 55, 70], [0.65, 0.8, 0.9]))
     sbp = sbp_u - 10.0 * bp_med
     dbp = 0.42 * sbp + np.where(m, 25.0, 21.0) + 0.3 * (bmi - 22.0) + 5.0 * rng.normal(0, 1, (n, t))
 
@@ -186,7 +220,7 @@ def natural_course(
     glyc_sd = np.where(m, 0.33 + 0.0030 * (a - 40), 0.29 + 0.0027 * (a - 40))
     hba1c = 4.4 + np.exp(glyc_mu + glyc_sd * z[..., 2])
     diabetes = _absorbing(rng, hba1c >= 6.5, 0.5, 0.75, burn_in)
-    glucose_med = diabetes & (rng.random(n) < np.where(male, 0.85, 0.7))[:, None]
+    glucose_med = diabetes & _treated(rng, np.broadcast_to(np.where(m, 0.85, 0.7), (n, t)))
     fpg = 88.0 + 28.0 * (hba1c - 5.4) + rng.normal(0, 6, (n, t))
 
     ldl_mean = np.where(
@@ -195,8 +229,16 @@ def natural_course(
         np.interp(a, [18, 40, 60], [100.0, 118.0, 138.0]),
     )
     ldl_u = ldl_mean + 30.0 * z[..., 3]
-    dyslipidaemia = _absorbing(rng, (ldl_u >= 145) & adult30, 0.2, 0.75, burn_in)
-    lipid_med = dyslipidaemia
+    dyslipidaemia = _absorbing(
+        rng,
+        (ldl_u >= 145) & adult30,
+        np.interp(a, [40, 55, 70], [0.06, 0.18, 0.38]),
+        np.interp(a, [40, 55, 70], [0.28, 0.68, 0.93]),
+        burn_in,
+    )
+    lipid_med = dyslipidaemia & _treated(
+        rng, np.interp(a, [40, 55, 70], [0.43, 0.62, 0.77]) + 0.03 * ~m
+    )
     ldl = ldl_u - 35.0 * lipid_med
     hdl = np.where(m, 55.0, 67.0) * np.exp(0.22 * z[..., 4])
     tg = np.where(m, 115.0, 85.0) * np.exp(0.50 * z[..., 5] + 0.02 * (bmi - bmi_mean))
@@ -230,8 +272,12 @@ def natural_course(
     )
     ex_latent = 0.55 * uu + 0.6 * rng.normal(0, 1, n)[:, None] + 0.58 * rng.normal(0, 1, (n, t))
     exercise_u = ndtr(-ex_latent / np.sqrt(0.55**2 + 0.6**2 + 0.58**2))
-    walk_latent = 0.5 * ex_latent + 0.8 * rng.normal(0, 1, (n, t))
-    walking = ndtr(-walk_latent / 0.95) < np.interp(a, [40, 65, 74], [0.37, 0.42, 0.45])
+    # Walking: a persistent personal habit too (answers agree from year to year about as
+    # often as the exercise answers do; calibration: ``walking_persistence``).
+    walk_latent = (
+        0.5 * ex_latent + 0.65 * rng.normal(0, 1, n)[:, None] + 0.45 * rng.normal(0, 1, (n, t))
+    )
+    walking = ndtr(-walk_latent / np.sqrt(0.875)) < np.interp(a, [40, 65, 74], [0.37, 0.42, 0.45])
 
     ckd = _absorbing(rng, (egfr < 45) | (uprot >= 2), 0.4, 0.6, burn_in)
     cancer_onset = rng.random((n, t)) < 0.002 * np.exp(0.085 * (a - 50)) * np.where(m, 1.3, 0.8)
@@ -284,7 +330,7 @@ def severe_lp(
     """
     a = np.clip(h.age[:, t], 18, 90)
     return (
-        np.log(0.0035)
+        np.log(SEVERE_BASE_HAZARD)
         + 0.075 * (a - 60)
         + 0.35 * male
         + 0.45 * h.smoker[:, t]

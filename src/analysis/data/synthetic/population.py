@@ -66,8 +66,21 @@ class People:
 
 
 def _ages(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
-    band = rng.choice(len(weights), size=n, p=weights / weights.sum())
-    return band * 5 + rng.uniform(0, 5, n)
+    """Ages with the given mass in each 5-year band and a density without steps at the
+    band edges.
+
+    The cumulative distribution through the band edges is interpolated with a monotone
+    cubic (PCHIP), which keeps every band's mass and makes the density continuous, so that
+    single birth years show no jumps at 5-year edges (as in the census, where single-year
+    counts change smoothly). Ages are drawn by inverting it on a grid of 0.01 years.
+    """
+    from scipy.interpolate import PchipInterpolator
+
+    edges = 5.0 * np.arange(len(weights) + 1)
+    cdf = PchipInterpolator(edges, np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum())
+    grid = np.linspace(0.0, edges[-1], int(edges[-1] * 100) + 1)
+    values = np.maximum.accumulate(np.clip(cdf(grid), 0.0, 1.0))
+    return np.interp(rng.random(n), values, grid)
 
 
 def draw_people(rng: np.random.Generator, residents: int, first_fy: int, last_fy: int) -> People:

@@ -10,10 +10,12 @@ blood-pressure and glucose medication; :data:`SELECTION`). People who exercise a
 join far more often and people on medication less often, so naive participant /
 non-participant comparisons are biased (the habit persists; medication means higher
 costs), while estimators that adjust for the recorded baseline are not: participation is
-ignorable given those covariates, which is what makes the planted effects recoverable.
-``hidden_confounding`` (default 0) adds a direct effect of the unobserved motivation
-``u`` (which also raises exercise and lowers costs and risks) for studies of what
-unmeasured confounding does to the estimators and their sensitivity analyses. People who
+ignorable given those covariates (with ``hidden_confounding=0``), which is what makes the
+planted effects recoverable.
+``hidden_confounding`` (default :data:`HIDDEN_CONFOUNDING`, a modest value) adds a direct
+effect of the unobserved motivation ``u`` (which also raises exercise and lowers costs and
+risks): what unmeasured confounding does to the estimators and their sensitivity analyses;
+0 makes participation ignorable given the record, for estimator checks. People who
 took part once are not invited again.
 """
 
@@ -36,9 +38,9 @@ so that the default city's scores come from its own checkups table. A window tha
 later reads the latest of the burn-in years' checkups (simulated, not written), so that its
 first program year has its letters."""
 
-MID_CUT = 0.04
+MID_CUT = 0.015
 """Risk score at or above which the tier is "middle" (still a Vitality offer)."""
-HIGH_CUT = 0.10
+HIGH_CUT = 0.037
 """Risk score at or above which the tier is "high" (Mystar offer): the RD cutoff."""
 
 SCORE_NOISE_SD = 0.45
@@ -60,8 +62,16 @@ def offer_day(fy: int) -> int:
 
 # Uptake logits (calibrated so the default city has about 64 Vitality and 15 Mystar
 # participants in FY2023, calibration.md §0) and their yearly growth after FY2023.
-UPTAKE_BASE = {"vitality": -5.45, "mystar": -4.99}
+UPTAKE_BASE = {"vitality": -5.67, "mystar": -5.13}
 UPTAKE_GROWTH_PER_YEAR = 0.35
+HIDDEN_CONFOUNDING = 0.4
+"""Default uptake log-odds per SD of the unobserved motivation ``u`` (``--hidden-confounding``).
+
+Modest: people one SD more motivated take part 1.5 times as often (odds), next to the
+recorded exercise habit's 4-fold odds. Motivation also raises exercise and lowers costs
+and risks, so adjusted estimates are biased a little upwards (towards benefit) and the
+default report's sensitivity analyses (E-values, robustness values) have something real
+to bound. 0 makes participation ignorable given the record (for estimator checks)."""
 SELECTION = {
     "exercise_habit": 1.4,
     "walking_habit": 0.4,
@@ -70,13 +80,38 @@ SELECTION = {
     "glucose_med": -0.4,
 }
 """Uptake log-odds of each answer / medication at the latest checkup (besides age: +0.02
-a year, and women: +0.25)."""
+a year, and women: +0.25). An answer missing from the record counts as no."""
 
 VITALITY_WEEKS = 12
 MYSTAR_DAYS = 182
 MYSTAR_SESSIONS = 6
 BASELINE_WEEKS = 4
+"""Most weeks of step data before the program start."""
+PRE_WEEKS_P = (0.2, 0.15, 0.15, 0.2, 0.3)
+"""Probability of 0, 1, ..., ``BASELINE_WEEKS`` weeks of data before the start (the device
+arrives and is paired at different times; [E])."""
 POST_WEEKS = 26
+STEPS_MEDIAN = 6000.0
+"""Median usual steps/day at 60 without an exercise habit (NHNS: about 5,000-7,500 at
+these ages, calibration.md §1d)."""
+STEPS_PERSON_SIGMA = 0.45
+"""Log-scale SD of usual steps between people (a between-person SD of about 3,000-4,000
+steps a day, as in the NHNS step survey)."""
+STEPS_WEEK_SIGMA = 0.17
+"""Log-scale SD of a person's weekly mean around their usual level (about 1,000-1,500)."""
+STEPS_WEEK_RHO = 0.5
+"""Correlation of consecutive weekly fluctuations."""
+STEPS_SEASON = (0.88, 0.9, 0.98, 1.03, 1.06, 0.99, 0.96, 0.94, 1.0, 1.06, 1.05, 0.95)
+"""Steps multiplier by calendar month, January to December: fewer in winter, in the rainy
+season and in the August heat, more in spring and autumn ([E], after Japanese pedometer
+studies of season and weather)."""
+GAP_WEEK = 0.06
+"""Probability that a week has no data (device not synced; [E]: about 8% of NHNS
+participants did not wear the pedometer all day, Matsushita et al. 2014)."""
+ZERO_WEEK = 0.015
+"""Probability that a week is recorded as 0 steps (synced but not worn)."""
+PARTIAL_WEEK = 0.05
+"""Probability that the device was worn on a few days only (a low weekly mean)."""
 KEEP_LOGIT = {"vitality": 1.4, "mystar": 2.0}
 """Logit of completing Vitality (about 78%) and of attending each Mystar session (about
 86%) at average motivation; motivation raises both (0.5 per SD)."""
@@ -133,7 +168,7 @@ def offer_year(
     uptake: float,
     effects: Effects,
     years_left: int,
-    hidden_confounding: float = 0.0,
+    hidden_confounding: float = HIDDEN_CONFOUNDING,
 ) -> None:
     """Send the letters of fiscal year ``fy`` and record uptake and planted effects.
 
@@ -205,8 +240,10 @@ def offer_year(
     # Start on a Monday 3-8 weeks after the letter.
     monday0 = letter_day + (-(letter_day + 3)) % 7  # day 0 (1970-01-01) was a Thursday
     start = monday0 + 7 * (3 + np.floor(r_start * 6)).astype(np.int64)
-    # Usual steps/day before the program (calibration.md §1d: about 5,000-7,000 at these ages).
-    baseline = 6300.0 - 60.0 * (age - 60) + 700.0 * u + 900.0 * last_checkup["exercise_habit"]
+    # Log of the usual steps/day before the program (person-level noise in ``activity``).
+    baseline = (
+        np.log(STEPS_MEDIAN) - 0.012 * (age - 60) + 0.12 * u + 0.15 * last_checkup["exercise_habit"]
+    )
     keep_v = 1.0 / (1.0 + np.exp(-(KEEP_LOGIT["vitality"] + 0.5 * u)))
     keep_m = 1.0 / (1.0 + np.exp(-(KEEP_LOGIT["mystar"] + 0.5 * u)))
     _vitality(
@@ -305,13 +342,20 @@ def _mystar(ps, idx, t, fy, start, score, effects: Effects, years_left, attended
 
 
 def activity(rng: np.random.Generator, ps: ProgramState, death_day: np.ndarray) -> dict:
-    """Weekly mean steps of Vitality participants.
+    """Weekly mean steps of Vitality participants, as a wearable records them.
 
-    Each participant wears the device for ``BASELINE_WEEKS`` before the start, during the
-    12 program weeks (non-completers stop at a random week) and, for completers, after
-    the program until they stop (weekly survival ``POST_WEAR_SURVIVAL``, at most
-    ``POST_WEEKS``). Steps = personal baseline + program effect (constant during the
-    program, halving every ``vitality_steps_half_life_weeks`` after) + weekly noise.
+    The device arrives 0-``BASELINE_WEEKS`` weeks before the start (:data:`PRE_WEEKS_P`),
+    is worn during the 12 program weeks (non-completers stop at a random week) and, for
+    completers, after the program until they stop (weekly survival
+    ``POST_WEAR_SURVIVAL``, at most ``POST_WEEKS``).
+
+    Steps walked = usual steps (lognormal between people, :data:`STEPS_PERSON_SIGMA`) x
+    season (:data:`STEPS_SEASON`) x a persistent weekly fluctuation
+    (:data:`STEPS_WEEK_SIGMA`, AR(1)) + the program effect (constant during the program,
+    halving every ``vitality_steps_half_life_weeks`` after). The recorded weekly mean is
+    what the device saw: some weeks are missing (not synced, :data:`GAP_WEEK`), some are
+    0 (synced but not worn, :data:`ZERO_WEEK`) and some are low (worn on a few days only,
+    :data:`PARTIAL_WEEK`).
     """
     out = {k: [] for k in ("person", "week", "steps", "effect")}
     w_all = BASELINE_WEEKS + VITALITY_WEEKS + POST_WEEKS
@@ -320,20 +364,38 @@ def activity(rng: np.random.Generator, ps: ProgramState, death_day: np.ndarray) 
         base = rng.normal(0, 1, m)
         noise = rng.normal(0, 1, (m, w_all))
         r_post = rng.random(m)
-        week = np.arange(w_all)[None, :] - BASELINE_WEEKS  # 0 = first program week
         drop = 2 + np.floor(rng.random(m) * 8).astype(np.int64)
+        r_pre, r_wear, r_part = rng.random(m), rng.random((m, w_all)), rng.random((m, w_all))
+        week = np.arange(w_all)[None, :] - BASELINE_WEEKS  # 0 = first program week
         post_weeks = np.minimum(
             np.floor(np.log(np.maximum(r_post, 1e-12)) / np.log(POST_WEAR_SURVIVAL)), POST_WEEKS
         )
         last = np.where(v["completed"], VITALITY_WEEKS - 1 + post_weeks, drop - 1)
+        pre = np.searchsorted(np.cumsum(PRE_WEEKS_P), r_pre * sum(PRE_WEEKS_P), side="right")
         days = v["start"][:, None] + 7 * week
-        wear = (week <= last[:, None]) & (days + 6 < death_day[v["person"]][:, None])
+        wear = (
+            (week >= -pre[:, None])
+            & (week <= last[:, None])
+            & (days + 6 < death_day[v["person"]][:, None])
+            & (r_wear >= GAP_WEEK)
+        )
         after = np.maximum(week - (VITALITY_WEEKS - 1), 0)
         eff = v["effect"][:, None] * np.where(
             week < 0, 0.0, np.where(after == 0, 1.0, 0.5 ** (after / v["half_life"][:, None]))
         )
-        baseline = v["baseline"][:, None] + 900.0 * base[:, None]
-        steps = np.clip(baseline + eff + 650.0 * noise, 300, 40000)
+        walked = (
+            np.exp(v["baseline"][:, None] + STEPS_PERSON_SIGMA * base[:, None])
+            * _season(days + 3)
+            * np.exp(STEPS_WEEK_SIGMA * _ar1(noise, STEPS_WEEK_RHO) - STEPS_WEEK_SIGMA**2 / 2)
+            + eff
+        )
+        # Share of the week's days the device was worn (1 in most weeks).
+        worn = np.where(
+            r_wear < GAP_WEEK + ZERO_WEEK,
+            0.0,
+            np.where(r_wear < GAP_WEEK + ZERO_WEEK + PARTIAL_WEEK, 0.15 + 0.6 * r_part, 1.0),
+        )
+        steps = np.clip(walked, 300, 40000) * worn
         pi, wi = np.nonzero(wear)
         out["person"].append(v["person"][pi])
         out["week"].append(days[pi, wi])
@@ -342,3 +404,19 @@ def activity(rng: np.random.Generator, ps: ProgramState, death_day: np.ndarray) 
     if not out["person"]:
         return {k: np.zeros(0) for k in out}
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _ar1(z: np.ndarray, rho: float) -> np.ndarray:
+    """Standardised AR(1) series along axis 1 from independent normal draws ``z``."""
+    out = np.empty_like(z)
+    out[:, 0] = z[:, 0]
+    s = np.sqrt(1 - rho**2)
+    for j in range(1, z.shape[1]):
+        out[:, j] = rho * out[:, j - 1] + s * z[:, j]
+    return out
+
+
+def _season(days: np.ndarray) -> np.ndarray:
+    """:data:`STEPS_SEASON` multiplier of the calendar month of each day number."""
+    month = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
+    return np.asarray(STEPS_SEASON)[month]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.data.synthetic.effects import DEFINITIONS, Effects
-from analysis.data.synthetic.programs import SELECTION
+from analysis.data.synthetic.programs import HIDDEN_CONFOUNDING, SELECTION
 
 
 class TruthAccumulator:
@@ -22,7 +22,7 @@ class TruthAccumulator:
         first_fy: int,
         last_fy: int,
         uptake: float,
-        hidden_confounding: float = 0.0,
+        hidden_confounding: float = HIDDEN_CONFOUNDING,
     ):
         self.effects = effects
         self.first_fy, self.last_fy, self.uptake = first_fy, last_fy, uptake
@@ -105,6 +105,11 @@ class TruthAccumulator:
                 "habit, walking habit, smoking, blood-pressure and glucose medication",
                 "log_odds": dict(SELECTION),
                 "hidden_confounding": self.hidden_confounding,
+                "hidden_confounding_default": HIDDEN_CONFOUNDING,
+                "unrecorded": "hidden_confounding is the uptake log-odds per SD of the "
+                "unobserved health motivation, which also raises exercise and lowers costs "
+                "and risks; > 0 biases adjusted estimates (towards benefit), 0 makes "
+                "participation ignorable given the recorded baseline",
                 "ignorable_given_recorded": self.hidden_confounding == 0,
             },
             "planted": planted,
