@@ -170,14 +170,18 @@ def fiscal_2023_micro() -> Micro:
     # I: left NHI before index
     m.person("I", spells=(("2010-04-01", "2023-05-31"),)).offer("I", 2023, "vitality", off)
     m.checkup("I", "2023-05-01")
-    # L: starts on 31 March 2024; only checkup 2023-03-31 (366 days before) -> excluded
+    # Baseline checkups are read as of the offer (1 July 2023), not the later start.
+    # L: starts on 31 March 2024; only checkups 2022-06-30 (366 days before the offer) and
+    # 2023-08-01 (after the offer) -> excluded
     m.person("L").offer("L", 2023, "vitality", off)
     m.participate("L", 2023, "vitality", "2024-03-31", "2024-06-30")
-    m.checkup("L", "2023-03-31")
-    # L2: starts on 31 March 2024; checkup 1 April 2023 (365 days before) -> kept
+    m.checkup("L", "2022-06-30").checkup("L", "2023-08-01")
+    # L2: starts on 31 March 2024; checkup 1 July 2022 (365 days before the offer) -> kept;
+    # its checkup of 1 September 2023, after the letter, is not its baseline
     m.person("L2").offer("L2", 2023, "vitality", off)
     m.participate("L2", 2023, "vitality", "2024-03-31", "2024-06-30")
-    m.checkup("L2", "2023-04-01").checkup("L2", "2024-04-01", sbp=118.0)
+    m.checkup("L2", "2022-07-01").checkup("L2", "2023-09-01", sbp=150.0)
+    m.checkup("L2", "2024-04-01", sbp=118.0)
     # M: offered FY2023, takes part only in FY2024 (from 1 April 2024) -> not treated
     m.person("M").offer("M", 2023, "vitality", off).checkup("M", "2023-05-01")
     m.participate("M", 2024, "vitality", "2024-04-01", "2024-06-30")

@@ -50,7 +50,7 @@ def test_vitality_attrition(vitality):
         ["enrolled_at_index", 12, 1],  # I: left NHI 2023-05-31
         ["age_in_range", 11, 1],  # F: 75 on the index date
         ["continuous_enrollment_before", 10, 1],  # G: one-day gap on 2023-01-01
-        ["has_baseline_checkup", 9, 1],  # L: checkup 366 days before index
+        ["has_baseline_checkup", 9, 1],  # L: checkups 366 days before the offer and after it
         ["no_dialysis_before_index", 8, 1],  # E: dialysis the month before
     ]
     assert list(vitality.baseline["person_id"]) == FINAL_VITALITY
@@ -97,7 +97,9 @@ def test_baseline_checkup_window(vitality):
     # the checkup on the index day does not count; one exactly 365 days before does
     assert b.loc["B", "checkup_date"] == D("2022-07-01")
     assert b.loc["C", "checkup_date"] == D("2023-06-30")  # the day before index
-    assert b.loc["L2", "checkup_date"] == D("2023-04-01")  # 1 April: FY2023 side
+    # L2 starts in March 2024: its baseline is read as of the offer (1 July 2023): the
+    # checkup exactly 365 days before the offer, not the one after the letter
+    assert b.loc["L2", "checkup_date"] == D("2022-07-01") and b.loc["L2", "sbp"] != 150.0
     assert b.loc["A", "sbp"] == 150.0 and b.loc["A", "checkup_fiscal_year"] == 2023
     assert b.loc["F2", "age_years"] == 74 and b.loc["F2", "age_band"] == "70-74"
     assert b.loc["G2", "household_id"] == "h-new"  # the spell covering the index date

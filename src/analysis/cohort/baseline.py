@@ -1,7 +1,7 @@
 """The ``baseline`` table: one row per person, everything known before the index date.
 
 Demographics, household, the fiscal year's offer and participation, the latest checkup
-before the index date, comorbidity flags from ICD-10 codes in the look-back months,
+before the offer date (people offered) or the index date (everyone else), comorbidity flags from ICD-10 codes in the look-back months,
 prior costs and utilisation, prior program participation and the MHLW stratification
 (特定保健指導の階層化) of the baseline checkup.
 """

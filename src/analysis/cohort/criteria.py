@@ -49,7 +49,7 @@ def enrollment_islands(enrollment):
 
 SPEC_COLUMNS = (
     "_cohort", "_fy", "_lookback", "_followup", "_age_min", "_age_max", "_in_tiers",
-    "_ck_lo", "_washout_lo", "_followup_hi",
+    "_ck_lo", "_ck_hi", "_washout_lo", "_followup_hi",
 )  # fmt: skip
 """Columns ``spec_columns`` adds: a spec's parameters as values of its rows, so that the
 start populations of several specs can be stacked and selected in one query."""
@@ -64,6 +64,10 @@ def spec_columns(t, spec: CohortSpec, cohort: int = 0) -> dict:
     def lit(v):
         return ibis.literal(v, type="int64")
 
+    # Baseline checkups are read as of the offer (the treatment decision) for people
+    # offered, so that no participant's baseline holds a checkup taken after the letter
+    # (participants are indexed weeks later, at their program start).
+    ck_hi = ibis.least(t.index_date, t.offer_date.fill_null(t.index_date))
     if spec.comparator == "offered" and spec.offered_tiers is not None:
         in_tiers = t.risk_tier.isin(list(spec.offered_tiers)).fill_null(False)
     else:
@@ -76,7 +80,8 @@ def spec_columns(t, spec: CohortSpec, cohort: int = 0) -> dict:
         "_age_min": lit(spec.age_min_years),
         "_age_max": lit(spec.age_max_years),
         "_in_tiers": in_tiers,
-        "_ck_lo": t.index_date - ibis.interval(days=spec.baseline_checkup_days),
+        "_ck_lo": ck_hi - ibis.interval(days=spec.baseline_checkup_days),
+        "_ck_hi": ck_hi,
         "_washout_lo": t.index_date - ibis.interval(days=spec.washout_days),
         "_followup_hi": t.index_date + ibis.interval(days=spec.min_followup_days),
     }
@@ -94,14 +99,15 @@ def annotate(con, persons, dialysis=None, islands=None):
     before it), ``death_date``, ``island_start, island_end`` (the continuous-enrollment
     island containing the index date; null when not enrolled on it; ``FAR_FUTURE`` when
     open), ``age_years`` (at index), ``baseline_exam_date`` (latest checkup in the
-    baseline window, strictly before the index date), ``dialysis_before_index`` and
+    baseline window, strictly before the offer date for people offered, the decision to
+    take part, else before the index date), ``dialysis_before_index`` and
     ``prior_participation``.
 
     ``dialysis`` (``claims.dialysis_months``) and ``islands`` (``enrollment_islands`` of
     the whole enrollment table) may be given cached, to share them between cohorts.
     """
     keys = ["person_id", "_cohort"]
-    idx = persons.select(*keys, "index_date", "_ck_lo", "_fy")
+    idx = persons.select(*keys, "index_date", "_ck_lo", "_ck_hi", "_fy")
     enrollment = source(con, "enrollment").semi_join(idx, "person_id")
 
     spells = enrollment.join(idx.select(*keys, "index_date"), "person_id")
@@ -119,8 +125,8 @@ def annotate(con, persons, dialysis=None, islands=None):
     isl = isl.filter((isl.island_start <= isl.index_date) & (isl.island_end >= isl.index_date))
     isl = isl.select(*keys, "island_start", "island_end")
 
-    ck = source(con, "checkups").join(idx.select(*keys, "index_date", "_ck_lo"), "person_id")
-    ck = ck.filter((ck.exam_date < ck.index_date) & (ck.exam_date >= ck._ck_lo))
+    ck = source(con, "checkups").join(idx.select(*keys, "_ck_lo", "_ck_hi"), "person_id")
+    ck = ck.filter((ck.exam_date < ck._ck_hi) & (ck.exam_date >= ck._ck_lo))
     ck = first_row(ck, keys, [ibis.desc(ck.exam_date), ibis.desc(ck.fiscal_year)])
     ck = ck.select(*keys, baseline_exam_date=ck.exam_date)
 

@@ -132,6 +132,7 @@ def _dialysis(tabs) -> pd.DataFrame:
 
 def _annotate(tabs, t: pd.DataFrame, spec: CohortSpec) -> pd.DataFrame:
     idx = t[["person_id", "index_date"]]
+    ck_hi = t[["index_date"]].assign(o=t.offer_date.fillna(t.index_date)).min(axis=1)
     enr = tabs["enrollment"][tabs["enrollment"].person_id.isin(idx.person_id)]
     sp = enr.merge(idx, on="person_id")
     end = sp.enroll_end.fillna(pd.Timestamp.max)
@@ -143,9 +144,9 @@ def _annotate(tabs, t: pd.DataFrame, spec: CohortSpec) -> pd.DataFrame:
     isl = _islands(enr).merge(idx, on="person_id")
     isl = isl[(isl.island_start <= isl.index_date) & (isl.island_end >= isl.index_date)]
     isl = isl[["person_id", "island_start", "island_end", "island_open"]]
-    ck = tabs["checkups"].merge(idx, on="person_id")
-    lo = ck.index_date - pd.Timedelta(days=spec.baseline_checkup_days)
-    ck = ck[(ck.exam_date < ck.index_date) & (ck.exam_date >= lo)]
+    ck = tabs["checkups"].merge(idx.assign(ck_hi=ck_hi.to_numpy()), on="person_id")
+    lo = ck.ck_hi - pd.Timedelta(days=spec.baseline_checkup_days)
+    ck = ck[(ck.exam_date < ck.ck_hi) & (ck.exam_date >= lo)]
     ck = _first(ck, ["exam_date", "fiscal_year"], [False, False])
     ck = ck[["person_id", "exam_date"]].rename(columns={"exam_date": "baseline_exam_date"})
     dia = _dialysis(tabs).merge(idx, on="person_id")

@@ -54,7 +54,10 @@ class CohortSpec:
         Days of continuous enrollment required after the index date (0: none; requiring
         it conditions on the future, so the default cohorts censor instead).
     baseline_checkup_days : int
-        The baseline checkup is the latest one in ``[index - baseline_checkup_days, index)``.
+        The baseline checkup is the latest one in ``[d - baseline_checkup_days, d)``, where
+        ``d`` is the offer date for people offered (the decision to take part: a
+        participant's checkup between the letter and the program start is not its
+        baseline) and the index date for everyone else.
     require_baseline_checkup : bool
         Exclude people without a checkup in that window.
     lookback_months : int
