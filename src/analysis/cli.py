@@ -37,6 +37,7 @@ def _register() -> None:
     from analysis.report import render as report
     from analysis.risk import cli as risk_cli
     from analysis.runs import pipeline
+    from analysis.study import cli as study_cli
 
     app.command("simulate")(synth_cli.simulate)
     app.command("import")(data_cli.import_command)
@@ -53,6 +54,7 @@ def _register() -> None:
     bench_app.command("cohort")(cohort_cli.bench_cohort)
     bench_app.command("risk")(risk_cli.bench_risk)
     bench_app.command("causal")(causal_cli.bench_causal)
+    bench_app.command("recovery")(study_cli.bench_recovery)
     bench_app.command("report")(report.bench_report)
 
 

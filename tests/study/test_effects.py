@@ -1,5 +1,6 @@
 """Effect attempts: planted effects are recovered, failures become withheld rows."""
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -108,3 +109,68 @@ def test_analysis_frame_adds_treatment_and_log_cost():
 
 def test_covariates_are_declared_once():
     assert len(set(COVARIATES)) == len(COVARIATES)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Result:
+    """The fields of an effect result the effects table reads."""
+
+    diagnostics: object
+    estimate: float = 1.0
+    ci_low: float = 0.5
+    ci_high: float = 1.5
+    p_value: float = 0.01
+    n_treated: int = 50
+    n_control: int = 500
+    estimand: str = "ATT"
+
+
+def _result(passed: bool) -> _Result:
+    from analysis.causal.diagnostics import Check, Diagnostics
+
+    check = Check("balance_max_abs_smd", 0.05 if passed else 0.3, 0.1, passed,
+                  "max |SMD| < 0.1 after adjustment")  # fmt: skip
+    return _Result(Diagnostics((check,)))
+
+
+def test_sensitivity_rows_are_withheld_with_their_primary():
+    # The primary fails its balance check; a sensitivity estimate whose own checks pass
+    # is still withheld, with the primary's reason, in both languages.
+    from analysis.study.effects import Attempt, with_primary
+
+    primary, sens = with_primary([Attempt("vitality", Y, "aipw", _result(False)),
+                                  Attempt("vitality", Y, "ipw", _result(True))])  # fmt: skip
+    assert (primary.role, sens.role) == ("primary", "sensitivity")
+    assert sens.own_passed and not sens.passed and not primary.passed
+    assert sens.reason == f"primary estimate (aipw) withheld: {primary.reason}"
+    assert "max |SMD| < 0.1" in sens.reason
+    assert sens.reason_ja.startswith("主解析（AIPW）が判定保留: ")
+    table = effects_table([primary, sens])
+    assert list(table["role"]) == ["primary", "sensitivity"]
+    assert not table["passed"].any()
+    shown = with_primary([Attempt("vitality", Y, "aipw", _result(True)),
+                          Attempt("vitality", Y, "ipw", _result(True))])  # fmt: skip
+    assert all(a.passed for a in shown) and shown[1].reason == ""
+
+
+def test_sensitivity_row_shown_when_primary_passes():
+    attempts = run_methods(_frame(800), program="vitality", outcome=Y, seed=1,
+                           methods=("aipw", "regression"))  # fmt: skip
+    assert all(a.passed for a in attempts), [a.reason for a in attempts]
+
+
+def test_too_few_participants_withhold_the_estimate():
+    from analysis.study.effects import size_gate
+
+    few = Outcome("y", "結果", "Outcome", "点", "points", min_participants=1000)
+    attempts = run_methods(_frame(800), program="vitality", outcome=few, seed=1,
+                           methods=("aipw", "regression"))  # fmt: skip
+    primary = attempts[0]
+    assert not primary.passed
+    assert "participants in the analysis >= 1000" in primary.reason
+    assert "1000 人以上" in primary.reason_ja
+    checks = primary.result.diagnostics.to_frame().set_index("name")
+    assert checks.loc["min_participants", "value"] == primary.result.n_treated
+    assert primary.result.n_treated < 1000
+    base = dataclasses.replace(primary, result=_result(True))  # n_treated = 50
+    assert size_gate(base, 50).passed and not size_gate(base, 51).passed

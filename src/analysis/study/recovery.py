@@ -49,9 +49,11 @@ class CitySetting:
 
 SETTINGS = {
     "default": CitySetting("default", 70_000, 1.0),
+    "uptake3": CitySetting("uptake3", 70_000, 3.0),
     "uptake10": CitySetting("uptake10", 70_000, 10.0),
 }
-"""The city at the real program's size, and with uptake raised tenfold."""
+"""The city at the real program's size, and with uptake raised three- and tenfold (the
+sizes at which the minimum numbers of participants are checked)."""
 
 PLANTED_LABS = {"next_hba1c": "mystar_hba1c", "next_sbp": "mystar_sbp",
                 "next_weight_kg": "mystar_weight_kg"}  # fmt: skip
@@ -115,29 +117,20 @@ def _row(a, tp: pd.DataFrame, fiscal_year: int, setting: str, seed: int) -> dict
     return out
 
 
-def _subgroup_rows(table: pd.DataFrame, planted: float, setting: str, seed: int) -> list[dict]:
-    rows = []
-    for _, r in table.iterrows():
-        rows.append({
-            "setting": setting, "seed": seed, "program": "vitality",
-            "outcome": f"next_exercise_habit[{r['variable']}={r['level']}]",
-            "method": "aipw_scores", "role": "subgroup", "truth": planted,
-            "estimate": r["estimate"], "se": np.nan, "ci_low": r["ci_low"],
-            "ci_high": r["ci_high"], "n_treated": np.nan, "n_control": np.nan,
-            "outcome_sd": np.nan, "passed": bool(r["passed"]), "reason": r["reason"],
-        })  # fmt: skip
-    return rows
+Z95 = float(stats.norm.ppf(0.975))
 
 
-def _negative_rows(table: pd.DataFrame, setting: str, seed: int) -> list[dict]:
+def _table_rows(table, *, outcome, role, method, truth, sd, passed, setting, seed) -> list[dict]:
+    """Rows of a published table of estimates (subgroups, negative controls); the SE is
+    read back from the 95% interval."""
     rows = []
-    for _, r in table.iterrows():
+    for (_, r), name, ok in zip(table.iterrows(), outcome, passed, strict=True):
         rows.append({
-            "setting": setting, "seed": seed, "program": "vitality", "outcome": r["outcome"],
-            "method": "aipw", "role": "negative_control", "truth": 0.0,
-            "estimate": r["estimate"], "se": np.nan, "ci_low": r["ci_low"],
+            "setting": setting, "seed": seed, "program": "vitality", "outcome": name,
+            "method": method, "role": role, "truth": truth, "estimate": r["estimate"],
+            "se": (r["ci_high"] - r["ci_low"]) / (2 * Z95), "ci_low": r["ci_low"],
             "ci_high": r["ci_high"], "n_treated": np.nan, "n_control": np.nan,
-            "outcome_sd": np.nan, "passed": bool(np.isfinite(r["estimate"])),
+            "outcome_sd": sd[name] if isinstance(sd, dict) else sd, "passed": bool(ok),
             "reason": r["reason"],
         })  # fmt: skip
     return rows
@@ -166,8 +159,18 @@ def evaluate_city(
     rows.append(row | {"truth": np.nan})  # no per-person truth of event times (yet)
     planted = json.loads((path / "truth.json").read_text(encoding="utf-8"))["planted"]
     habit = planted["vitality_exercise_habit"]["value"]
-    rows += _subgroup_rows(targeting.subgroups(df, seed=seed), habit, setting, seed)
-    rows += _negative_rows(exercise.negative_controls(df, seed=seed), setting, seed)
+    sub = targeting.subgroups(df, seed=seed)
+    rows += _table_rows(
+        sub, outcome=[f"next_exercise_habit[{v}={lv}]" for v, lv in zip(sub["variable"], sub["level"], strict=True)],
+        role="subgroup", method="aipw_scores", truth=habit, passed=sub["passed"],
+        sd=float(df["next_exercise_habit"].std()), setting=setting, seed=seed,
+    )  # fmt: skip
+    neg = exercise.negative_controls(df, seed=seed)
+    rows += _table_rows(
+        neg, outcome=list(neg["outcome"]), role="negative_control", method="aipw", truth=0.0,
+        passed=np.isfinite(neg["estimate"].to_numpy(float)), setting=setting, seed=seed,
+        sd={o: float(df[o].std()) for o in neg["outcome"]},
+    )  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -18,7 +18,7 @@ from analysis.report.i18n import check_lang, with_editions
 from analysis.runs.artifacts import save_figure_editions
 from analysis.seeds import int_seed
 from analysis.study.disclosure import suppress
-from analysis.study.effects import COVARIATES, complete_cases
+from analysis.study.effects import COVARIATES, MIN_PARTICIPANTS, complete_cases
 
 OUTCOME = "next_exercise_habit"
 """Outcome of the targeting analysis (Vitality's primary outcome)."""
@@ -47,8 +47,10 @@ def targeting_frame(df: pd.DataFrame) -> pd.DataFrame:
 def subgroups(df: pd.DataFrame, *, seed: int) -> pd.DataFrame:
     """Effects on :data:`OUTCOME` within the pre-declared subgroups (published).
 
-    A subgroup with fewer than 10 participants or non-participants is withheld with the
-    reason; when the scores cannot be computed at all, every row is withheld.
+    A subgroup with fewer than 10 participants or non-participants (never published), or
+    fewer than :data:`~analysis.study.effects.MIN_PARTICIPANTS` participants (too few for
+    an honest interval), is withheld with the reason; when the scores cannot be computed
+    at all, every row is withheld.
     """
     from analysis.causal.heterogeneity import subgroup_effects
 
@@ -68,8 +70,11 @@ def subgroups(df: pd.DataFrame, *, seed: int) -> pd.DataFrame:
                 m = table[(table["variable"] == var) & (table["level"] == level)]
                 r = m.iloc[0] if len(m) else None
             small = r is None or bool(r["suppressed"])
+            few = not small and int(r["n_treated"]) < MIN_PARTICIPANTS
             reason = err or (f"fewer than {MIN_CELL_COUNT} participants or non-participants"
-                             if small else "")  # fmt: skip
+                             if small else f"fewer than {MIN_PARTICIPANTS} participants"
+                             if few else "")  # fmt: skip
+            small = small or few
             rows.append(dict(
                 subgroup_ja=f"{vja}: {lja}", subgroup_en=f"{ven}: {len_}", variable=var,
                 level=level, n=n,
