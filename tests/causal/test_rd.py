@@ -71,7 +71,7 @@ def test_density_test_without_sorting(draw, density):
     assert test.density_left == pytest.approx(density, abs=DENSITY_TOL)
     assert test.density_right == pytest.approx(density, abs=DENSITY_TOL)
     assert test.p_value > 0.05
-    assert test.bin_width == pytest.approx(2 * x.std(ddof=1) / np.sqrt(len(x)))
+    assert 0 < test.n_effective_left < (x < 0).sum() and 0 < test.n_effective_right
 
 
 def test_bunching_above_cutoff_flagged():

@@ -7,12 +7,12 @@ dividing by the jump in participation, of taking part among compliers (fuzzy RD)
 
 Estimation is by local polynomial regression with an MSE-optimal bandwidth and the
 robust bias-corrected confidence interval of Calonico, Cattaneo & Titiunik (2014), via
-the ``rdrobust`` package. Sorting around the cutoff (people or staff nudging scores) is
-checked with McCrary's (2008) density test: a jump in the density of the running
-variable at the cutoff. The ``rddensity`` package (Cattaneo, Jansson & Ma 2020) is not
-available, so McCrary's binned local-linear version is implemented here, following the
-``DCdensity`` routine of the R ``rdd`` package (bin width ``2 sd n^(-1/2)``, bandwidth
-from a quartic pilot fit on each side, triangular kernel).
+the ``rdrobust`` package (its estimate, robust SE, interval, bandwidths and effective
+numbers of people are reported as it computes them). Sorting around the cutoff (people
+or staff nudging scores) is checked with a manipulation test in the spirit of McCrary
+(2008): a jump in the density of the running variable at the cutoff, estimated by the
+local polynomial density estimator of Cattaneo, Jansson & Ma (2020) in the
+``rddensity`` package (jackknife standard errors, its own bandwidth selection).
 
 References
 ----------
@@ -58,110 +58,59 @@ KERNELS = ("triangular", "epanechnikov", "uniform")
 # ----------------------------------------------------------------------------- density test
 @dataclass(frozen=True)
 class DensityTest:
-    """McCrary (2008) test of a jump in the density of the running variable at the cutoff.
+    """Manipulation test: a jump in the density of the running variable at the cutoff.
 
     Attributes
     ----------
-    log_difference : float
-        ``log f(c+) - log f(c-)``; positive means bunching just above the cutoff.
-    se, z, p_value : float
-    bin_width, bandwidth : float
+    t_stat, p_value : float
+        ``rddensity``'s robust (jackknife) test of equal densities on both sides.
     density_left, density_right : float
         Estimated densities at the cutoff from each side.
+    bandwidth_left, bandwidth_right : float
+    n_effective_left, n_effective_right : int
+        People within each side's bandwidth.
     """
 
-    log_difference: float
-    se: float
-    z: float
+    t_stat: float
     p_value: float
-    bin_width: float
-    bandwidth: float
     density_left: float
     density_right: float
+    bandwidth_left: float
+    bandwidth_right: float
+    n_effective_left: int
+    n_effective_right: int
+
+    @property
+    def log_difference(self) -> float:
+        """``log f(c+) - log f(c-)``; positive means bunching just above the cutoff."""
+        return float(np.log(self.density_right) - np.log(self.density_left))
 
 
-def _bins(x: np.ndarray, cutoff: float, width: float) -> tuple[np.ndarray, np.ndarray]:
-    """Midpoints and normalised heights of equal bins that never straddle the cutoff."""
-    idx = np.floor((x - cutoff) / width).astype(np.int64)
-    lo, hi = idx.min(), idx.max()
-    counts = np.bincount(idx - lo, minlength=hi - lo + 1)
-    mids = cutoff + (np.arange(lo, hi + 1) + 0.5) * width
-    return mids, counts / (len(x) * width)
+def density_test(running: np.ndarray, cutoff: float) -> DensityTest:
+    """Density (manipulation) test at ``cutoff`` with ``rddensity`` (Cattaneo, Jansson &
+    Ma 2020): local quadratic density estimates on each side, jackknife variance.
 
-
-def _pilot_bandwidth(mids: np.ndarray, heights: np.ndarray, cutoff: float) -> float:
-    """McCrary's bandwidth: ``3.348 (s2 (range) / sum f''^2)^(1/5)``, averaged over sides."""
-    hs = []
-    for side in (mids < cutoff, mids >= cutoff):
-        m, h = mids[side], heights[side]
-        if len(m) < 6:
-            raise ValueError("running: too few bins on one side of the cutoff for the density test")
-        coef = np.polynomial.polynomial.polyfit(m - cutoff, h, 4)
-        resid = h - np.polynomial.polynomial.polyval(m - cutoff, coef)
-        s2 = resid @ resid / (len(m) - 5)
-        second = np.polynomial.polynomial.polyval(
-            m - cutoff, np.polynomial.polynomial.polyder(coef, 2)
-        )
-        span = abs(m[-1] - m[0]) + (m[1] - m[0])
-        hs.append(3.348 * (s2 * span / max(np.sum(second**2), 1e-300)) ** 0.2)
-    return float(np.mean(hs))
-
-
-def _local_linear_intercept(dist: np.ndarray, y: np.ndarray, h: float) -> float:
-    w = np.maximum(0.0, 1 - np.abs(dist) / h)
-    keep = w > 0
-    if keep.sum() < 2:
-        raise ValueError("running: too few bins within the density-test bandwidth")
-    X = np.column_stack([np.ones(keep.sum()), dist[keep]])
-    sw = np.sqrt(w[keep])
-    coef = np.linalg.lstsq(X * sw[:, None], y[keep] * sw, rcond=None)[0]
-    return float(coef[0])
-
-
-def density_test(
-    running: np.ndarray,
-    cutoff: float,
-    *,
-    bin_width: float | None = None,
-    bandwidth: float | None = None,
-) -> DensityTest:
-    """McCrary's density test at ``cutoff``.
-
-    Parameters
-    ----------
-    running : numpy.ndarray
-        The running variable.
-    cutoff : float
-    bin_width, bandwidth : float, optional
-        Defaults: ``2 sd(running) n^(-1/2)`` and McCrary's plug-in rule.
-
-    Returns
-    -------
-    DensityTest
+    Raises
+    ------
+    ValueError
+        When ``rddensity`` cannot estimate a density at the cutoff (too few distinct
+        values on a side).
     """
+    from rddensity import rddensity
+
     x = np.asarray(running, float)
-    n = len(x)
-    width = bin_width or 2 * x.std(ddof=1) / np.sqrt(n)
-    mids, heights = _bins(x, cutoff, width)
-    h = bandwidth or _pilot_bandwidth(mids, heights, cutoff)
-    left, right = mids < cutoff, mids >= cutoff
-    f_left = _local_linear_intercept(mids[left] - cutoff, heights[left], h)
-    f_right = _local_linear_intercept(mids[right] - cutoff, heights[right], h)
-    if f_left <= 0 or f_right <= 0:
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            r = rddensity(X=x, c=float(cutoff))
+        except Exception as e:  # rddensity raises bare Exceptions on degenerate data
+            raise ValueError(f"running: density test failed at the cutoff ({e})") from None
+    t, p = float(r.test["t_jk"]), float(r.test["p_jk"])
+    left, right = float(r.hat["left"]), float(r.hat["right"])
+    if not (np.isfinite(p) and left > 0 and right > 0):
         raise ValueError("running: estimated density at the cutoff is not positive")
-    theta = np.log(f_right) - np.log(f_left)
-    se = np.sqrt(1 / (n * h) * 24 / 5 * (1 / f_right + 1 / f_left))
-    z = theta / se
-    return DensityTest(
-        float(theta),
-        float(se),
-        float(z),
-        float(2 * stats.norm.sf(abs(z))),
-        float(width),
-        float(h),
-        f_left,
-        f_right,
-    )
+    return DensityTest(t, p, left, right, float(r.h["left"]), float(r.h["right"]),
+                       int(r.n["eff_left"]), int(r.n["eff_right"]))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- result
@@ -444,7 +393,7 @@ def rd_effect(
             dens.p_value,
             DENSITY_ALPHA,
             bool(dens.p_value >= DENSITY_ALPHA),
-            f"McCrary density test p >= {DENSITY_ALPHA:g} (no sorting at the cutoff)",
+            f"density test (rddensity) p >= {DENSITY_ALPHA:g} (no sorting at the cutoff)",
         ),
         Check(
             "effective_n_left",
