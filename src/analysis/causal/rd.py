@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.causal.diagnostics import Check, Diagnostics
 from analysis.causal.iv import (
