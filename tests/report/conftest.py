@@ -60,7 +60,8 @@ def _effects(program: str, rows: list[tuple], seed: int) -> pd.DataFrame:
              "unit_en": unit_en, "method": "aipw", "estimate": est, "ci_low": est - 1.96 * se,
              "ci_high": est + 1.96 * se, "p_value": 0.004 if abs(est) > 2 * se else 0.31,
              "n_treated": 412, "n_control": 3810, "passed": passed,
-             "reason": "" if passed else WITHHELD_REASON, "headline": headline}
+             "reason": "" if passed else WITHHELD_REASON, "headline": headline,
+             "role": "primary"}
         )  # fmt: skip
     return pd.DataFrame(out)
 

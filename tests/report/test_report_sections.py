@@ -462,3 +462,23 @@ def test_an_estimate_near_zero_gets_the_decimals_of_its_interval():
     assert _digits({"estimate": 0.0077, "ci_low": -0.373, "ci_high": 0.3884}) == 2
     assert _digits({"estimate": -26_410.0, "ci_low": -103_963.0, "ci_high": 51_143.0}) == 0
     assert _digits({"estimate": 0.0077, "ci_low": float("nan"), "ci_high": None}) == 4
+
+
+def test_cost_rows_state_their_estimand_and_sensitivity_rows_are_marked(run_dir, tmp_path):
+    from analysis.study.costs import COST_ESTIMAND
+
+    run = tmp_path / "FY2023" / "roles"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    effects = art.load_table(run, "04_effect_costs", "effects")
+    second = effects.iloc[[0]].assign(method="ipw", role="sensitivity", headline=False)
+    meta = art.artifact_meta(run, "04_effect_costs", "effects")
+    art.save_table(pd.concat([effects, second], ignore_index=True), run, "04_effect_costs",
+                   "effects", caption=meta["caption"], population=meta.get("population"),
+                   period=meta.get("period"), published=True)  # fmt: skip
+    for lang in LANGS:
+        s = Strings(lang)
+        md, _ = section_markdown(run, 7, lang)
+        assert COST_ESTIMAND[lang] in md  # the cost rows say which estimand they are
+        ipw = s("method.ipw")
+        assert s("effects.sensitivity", method=ipw) in md
+        assert md.count(s("effects.sensitivity", method=s("method.aipw"))) == 0

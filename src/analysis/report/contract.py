@@ -56,6 +56,7 @@ class ArtifactSpec:
 _EFFECT_COLUMNS = (
     "outcome", "label_ja", "label_en", "unit_ja", "unit_en", "method", "estimate",
     "ci_low", "ci_high", "p_value", "n_treated", "n_control", "passed", "reason", "headline",
+    "role",
 )  # fmt: skip
 
 REPORT_ARTIFACTS: tuple[ArtifactSpec, ...] = (

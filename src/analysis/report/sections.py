@@ -184,7 +184,9 @@ def _effect_rows(w: _Writer, df: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             [
                 w.text(r, "label"),
-                w.method(r["method"]),
+                w.method(r["method"])
+                if r.get("role", "primary") != "sensitivity"
+                else w.s("effects.sensitivity", method=w.method(r["method"])),
                 f"{fmt_signed(r['estimate'], d)} {unit}" if shown else withheld,
                 w.ci(r["ci_low"], r["ci_high"], d) if shown else "—",
                 fmt_p(r["p_value"]) if shown else "—",
@@ -590,7 +592,10 @@ def section_6(w: _Writer) -> list[str]:
 
 
 def section_7(w: _Writer) -> list[str]:
+    from analysis.study.costs import COST_ESTIMAND
+
     out = [
+        w.s("effects.cost_estimand", estimand=COST_ESTIMAND[w.lang]),
         _effects_table(w, "04_effect_costs"),
         w.show_figure("04_effect_costs", "event_study"),
         w.show_figure("04_effect_costs", "severe_events_km"),
