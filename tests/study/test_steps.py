@@ -302,3 +302,40 @@ def test_method_check_that_cannot_run_keeps_the_saved_columns():
     assert {"seconds", "note", "bias", "coverage"} <= set(table.columns)
     assert table["note"].str.len().gt(0).all()
     table.drop(columns="seconds")  # what notebook 03 does
+
+
+def test_restricted_cubic_spline_is_natural():
+    # Zero below the first knot, linear beyond the last, twice differentiable at the
+    # knots, and (with x) able to reproduce any cubic between them that is linear
+    # outside: a natural cubic spline (Harrell's parameterisation, checked by its values
+    # at a point worked out by hand).
+    from analysis.study.costs import restricted_cubic_spline
+
+    t = np.array([1.0, 2.0, 4.0, 7.0])
+    x = np.linspace(-2, 12, 2801)
+    s = restricted_cubic_spline(x, t)
+    assert s.shape == (len(x), 2)
+    assert np.allclose(s[x <= 1], 0)
+    beyond = s[x >= 7.5]
+    assert np.allclose(np.diff(beyond, 2, axis=0), 0, atol=1e-9)  # linear beyond t_k
+    h = x[1] - x[0]
+    d2 = np.diff(s, 2, axis=0) / h**2
+    assert np.abs(np.diff(d2, axis=0)).max() < 0.05  # second derivative continuous
+    # x = 5: term 1 = ((5-1)^3 - (5-4)^3 (7-1)/(7-4)) / 36 = (64 - 2) / 36
+    assert restricted_cubic_spline([5.0], t)[0, 0] == pytest.approx(62 / 36)
+    with pytest.raises(ValueError, match="knots"):
+        restricted_cubic_spline(x, [1.0, 1.0, 2.0])
+
+
+def test_cost_covariates_enter_prior_cost_flexibly():
+    from analysis.study.costs import COST_COVARIATES, prior_cost_terms
+    from analysis.study.effects import COVARIATES
+
+    g = np.random.default_rng(3)
+    cost = np.where(g.random(500) < 0.15, 0.0, g.lognormal(12, 1.2, 500))
+    df = pd.DataFrame({"cost_total_prior": cost, "log_cost_total_prior": np.log1p(cost)})
+    out = prior_cost_terms(df)
+    assert set(COST_COVARIATES) - set(COVARIATES) <= set(out.columns)
+    assert out["any_cost_prior"].tolist() == (cost > 0).astype(float).tolist()
+    assert out["log_cost_prior_rcs1"].std() > 0 and out["log_cost_prior_rcs2"].std() > 0
+    assert list(df.columns) == ["cost_total_prior", "log_cost_total_prior"]  # input kept

@@ -99,6 +99,55 @@ def window_beyond_data(df: pd.DataFrame, outcome: Outcome) -> str:
             f"ends in {last}, after the end of the data ({data_end})")  # fmt: skip
 
 
+PRIOR_COST_KNOTS = (0.05, 0.35, 0.65, 0.95)
+"""Quantiles of log(1 + prior-year cost) at which the spline of prior cost has its knots
+(Harrell's default for four knots)."""
+COST_COVARIATES = [*COVARIATES, "any_cost_prior", "log_cost_prior_rcs1", "log_cost_prior_rcs2"]
+"""Confounders of the cost effects: the pre-declared :data:`COVARIATES` with prior cost
+entering flexibly (any prior cost; a restricted cubic spline of its logarithm), since
+prior cost is the strongest predictor of cost and its relation is not log-linear."""
+
+
+def restricted_cubic_spline(x, knots) -> np.ndarray:
+    """The non-linear terms of a restricted (natural) cubic spline, ``(n, k - 2)``.
+
+    Harrell's parameterisation: with knots ``t_1 < ... < t_k``, term ``j`` is
+    ``(x - t_j)+^3 - (x - t_{k-1})+^3 (t_k - t_j) / (t_k - t_{k-1})
+    + (x - t_k)+^3 (t_{k-1} - t_j) / (t_k - t_{k-1})``, divided by ``(t_k - t_1)^2``;
+    with ``x`` itself the spline is cubic between the knots and linear beyond the outer
+    ones (Harrell, Regression Modeling Strategies, 2nd ed., sec. 2.4.5).
+    """
+    x = np.asarray(x, float)
+    t = np.asarray(knots, float)
+    if len(t) < 3 or np.any(np.diff(t) <= 0):
+        raise ValueError(
+            f"restricted_cubic_spline: knots must be at least 3 and increasing, got {knots}"
+        )
+    k = len(t)
+
+    def cube(v):
+        return np.clip(v, 0, None) ** 3
+
+    terms = [
+        (cube(x - t[j]) - cube(x - t[k - 2]) * (t[k - 1] - t[j]) / (t[k - 1] - t[k - 2])
+         + cube(x - t[k - 1]) * (t[k - 2] - t[j]) / (t[k - 1] - t[k - 2])) / (t[k - 1] - t[0]) ** 2
+        for j in range(k - 2)
+    ]  # fmt: skip
+    return np.column_stack(terms)
+
+
+def prior_cost_terms(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with ``any_cost_prior`` and the spline terms of ``log_cost_total_prior``
+    (knots at :data:`PRIOR_COST_KNOTS` quantiles of this frame; a copy)."""
+    x = df["log_cost_total_prior"].to_numpy(float)
+    knots = np.unique(np.quantile(x, PRIOR_COST_KNOTS))
+    out = df.assign(any_cost_prior=(df["cost_total_prior"] > 0).astype(float))
+    if len(knots) < 4:  # too few distinct prior costs for the spline: linear terms only
+        return out.assign(log_cost_prior_rcs1=0.0, log_cost_prior_rcs2=0.0)
+    s = restricted_cubic_spline(x, knots)
+    return out.assign(log_cost_prior_rcs1=s[:, 0], log_cost_prior_rcs2=s[:, 1])
+
+
 def cost_frame(cohort, outcomes=(*(o.name for o in COST_OUTCOMES),)) -> pd.DataFrame:
     """The analysis frame of the health-marker and cost outcomes of one program.
 
@@ -108,7 +157,7 @@ def cost_frame(cohort, outcomes=(*(o.name for o in COST_OUTCOMES),)) -> pd.DataF
     """
     from analysis.study.effects import analysis_frame
 
-    return analysis_frame(cohort, [*outcomes, "followup_end"])
+    return prior_cost_terms(analysis_frame(cohort, [*outcomes, "followup_end"]))
 
 
 def program_effects(cohorts: dict, *, seed: int) -> list:
@@ -131,7 +180,9 @@ def program_effects(cohorts: dict, *, seed: int) -> list:
                 out += not_estimable(df, program=program, outcome=o, methods=methods,
                                      reason=beyond, headline=headline)  # fmt: skip
                 continue
+            covariates = COST_COVARIATES if o in COST_OUTCOMES else COVARIATES
             out += run_methods(df, program=program, outcome=o, methods=methods, seed=seed,
+                               covariates=covariates,
                                headline_method="aipw" if headline else None)  # fmt: skip
     return out
 

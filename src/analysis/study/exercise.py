@@ -388,6 +388,15 @@ COVARIATE_LABELS = {
     "age_years": ("年齢", "Age"),
     "sex": ("性別", "Sex"),
     "log_cost_total_prior": ("前年医療費（対数）", "Prior-year medical cost (log)"),
+    "any_cost_prior": ("前年医療費あり", "Any prior-year medical cost"),
+    "log_cost_prior_rcs1": (
+        "前年医療費（対数）のスプライン項1",
+        "Prior-year cost (log), spline term 1",
+    ),
+    "log_cost_prior_rcs2": (
+        "前年医療費（対数）のスプライン項2",
+        "Prior-year cost (log), spline term 2",
+    ),
 }
 """Labels of the covariates that Table 1 shows in another form."""
 
