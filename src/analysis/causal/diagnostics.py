@@ -50,7 +50,7 @@ RULES_JA = {
     "effective_n_left": "カットオフ左側の有効サンプル数が {threshold:g} 以上",
     "effective_n_right": "カットオフ右側の有効サンプル数が {threshold:g} 以上",
     "placebo_outcomes": "効果がないはずのアウトカム(プラセボ)で効果が検出されない",
-    "min_participants": "分析対象の参加者が {threshold:g} 人以上(それ未満では95%信頼区間が真値を含む割合が不足することを再現ベンチマークで確認)",
+    "min_participants": "分析対象の参加者が {threshold:g} 人以上",
 }
 """Japanese wording of each gate, by ``Check.name`` (report text is Japanese first)."""
 
