@@ -1,7 +1,13 @@
 """Augmented inverse-probability weighting (doubly robust), with cross-fitting.
 
-The propensity ``e(X)`` and one outcome model per arm ``m1(X), m0(X)`` are fitted on
-``K - 1`` folds and predicted on the held-out fold. The estimate is the mean of the
+One outcome model per arm ``m1(X), m0(X)`` is fitted on ``K - 1`` folds and predicted on
+the held-out fold; so is a flexible propensity model (``gbm``). The parametric
+propensity model (``logistic``) is fitted on the whole sample, as in classical AIPW:
+cross-fitting guards flexible learners against overfitting, which a logistic model with
+a fixed set of terms does not need, and out-of-fold predictions of an unpenalised
+logistic model fitted on few treated people are erratic (with about 33 treated among
+600 and 25 covariates, cross-fitting multiplied the RMSE of the ATT by 2.7 and produced
+errors of 3.8 times the effect; the whole-sample fit kept 95% coverage). The estimate is the mean of the
 efficient-influence-function scores, and its standard error is their standard deviation
 over ``sqrt(n)``. It is consistent when either the propensity or the outcome model is
 correct, and efficient when both are.
@@ -27,12 +33,12 @@ import numpy as np
 from analysis.causal.design import Design, make_folds
 from analysis.causal.ipw import ipw_weights, trim_mask
 from analysis.causal.outcome_models import predict_potential_outcomes
-from analysis.causal.propensity import cross_fit_propensity
+from analysis.causal.propensity import cross_fit_propensity, fit_predict_propensity
 from analysis.causal.result import Fit
 from analysis.seeds import int_seed
 
 PROPENSITY_CLIP = 0.01
-"""Cross-fitted propensities are clipped to [0.01, 0.99] before they enter the scores."""
+"""Propensities are clipped to [0.01, 0.99] before they enter the scores."""
 
 
 def cross_fit_nuisance(
@@ -44,10 +50,14 @@ def cross_fit_nuisance(
     outcome_model: str = "linear",
     clip: float = PROPENSITY_CLIP,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Out-of-fold propensity ``e`` and potential-outcome predictions ``m1, m0``."""
+    """Propensity ``e`` (whole-sample fit for ``logistic``, out-of-fold otherwise) and
+    out-of-fold potential-outcome predictions ``m1, m0``."""
     X, t, y = design.X, design.t, design.y
     folds = make_folds(t, n_folds, seed, "aipw")
-    e = cross_fit_propensity(X, t, folds, seed=int_seed(seed, "aipw"), model=propensity_model)
+    if propensity_model == "logistic":
+        e = fit_predict_propensity(X, t, X, seed=int_seed(seed, "aipw"), model="logistic")
+    else:
+        e = cross_fit_propensity(X, t, folds, seed=int_seed(seed, "aipw"), model=propensity_model)
     m1, m0 = np.empty(len(t)), np.empty(len(t))
     for k in range(n_folds):
         test = folds == k

@@ -154,6 +154,12 @@ def evaluate_city(
     attempts += costs.program_effects(cohorts, seed=seed)
     attempts.append(costs.event_study(cohorts["vitality"], seed=seed, program="vitality"))
     rows = [_row(a, tp, fiscal_year, setting, seed) for a in attempts]
+    # Outcome SDs the design estimators do not report (the bias target's yardstick).
+    sds = {"iv_letter": float(df["next_exercise_habit"].std()),
+           "did": float(costs.event_panel(cohorts["vitality"])["cost_total"].std())}  # fmt: skip
+    for row in rows:
+        if row["method"] in sds and not np.isfinite(row["outcome_sd"]):
+            row["outcome_sd"] = sds[row["method"]]
     _, rmst = costs.severe_events(cohorts["mystar"], seed=seed, program="mystar")
     row = _row(rmst, tp, fiscal_year, setting, seed)
     rows.append(row | {"truth": np.nan})  # no per-person truth of event times (yet)
@@ -209,6 +215,11 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     often it was withheld. ``meets_target`` is ``True`` when the estimate was shown at
     least 10 times, ``|bias|`` is below :data:`BIAS_SHARE_MAX` of the mean true effect or
     :data:`BIAS_SD_MAX` outcome SDs, and coverage lies in :data:`COVERAGE_RANGE`.
+    ``within_error`` relaxes both by the benchmark's own Monte Carlo error, for estimates
+    shown at least 10 times: the bias's 95% interval (``bias ± 1.96 × bias_mcse``) reaches
+    below the bias limit, and the coverage's Wilson interval overlaps
+    :data:`COVERAGE_RANGE` (59 of 60 intervals covering is 98.3%, above 98% but about as
+    likely under a true 95% as 54 of 60).
     """
     keys = ["setting", "program", "outcome", "method", "role"]
     out = []
@@ -223,20 +234,29 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
         sd = float(np.nanmean(shown["outcome_sd"])) if n and shown["outcome_sd"].notna().any() \
             else float("nan")  # fmt: skip
         bias = float(err.mean()) if n else float("nan")
-        bias_ok = n > 0 and (abs(bias) < BIAS_SHARE_MAX * abs(truth) or
-                             (np.isfinite(sd) and abs(bias) < BIAS_SD_MAX * sd))  # fmt: skip
+        limit = max(BIAS_SHARE_MAX * abs(truth) if np.isfinite(truth) else 0.0,
+                    BIAS_SD_MAX * sd if np.isfinite(sd) else 0.0)  # fmt: skip
+        bias_ok = n > 0 and abs(bias) < limit
+        mcse = float(err.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+        bias_near = n > 1 and abs(bias) - Z95 * mcse < limit
         cov = k / n if n else float("nan")
         out.append(dict(zip(keys, key, strict=True)) | {
             "n_cities": len(g), "n_shown": n,
             "share_withheld": 1 - n / len(g) if len(g) else float("nan"),
-            "truth": truth, "bias": bias,
+            "truth": truth, "bias": bias, "bias_mcse": mcse, "bias_limit": limit,
             "rmse": float(np.sqrt(np.mean(err**2))) if n else float("nan"),
             "mean_se": float(shown["se"].mean()) if n else float("nan"),
             "empirical_sd": float(err.std(ddof=1)) if n > 1 else float("nan"),
             "coverage": cov, "coverage_low": lo, "coverage_high": hi, "outcome_sd": sd,
             "bias_ok": bool(bias_ok),
             "coverage_ok": bool(n > 0 and COVERAGE_RANGE[0] <= cov <= COVERAGE_RANGE[1]),
+            "bias_within_error": bool(bias_near),
+            "coverage_within_error": bool(n > 0 and lo <= COVERAGE_RANGE[1]
+                                          and hi >= COVERAGE_RANGE[0]),  # fmt: skip
         })  # fmt: skip
     df = pd.DataFrame(out)
     df["meets_target"] = (df["n_shown"] >= 10) & df["bias_ok"] & df["coverage_ok"]
+    df["within_error"] = (
+        (df["n_shown"] >= 10) & df["bias_within_error"] & df["coverage_within_error"]
+    )
     return df
