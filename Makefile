@@ -62,6 +62,7 @@ bench: $(STAMP) ## all benchmarks (slow; prints figures)
 	$(BIN)/mvm-eval bench cohort --population 200000
 	$(BIN)/mvm-eval bench risk
 	$(BIN)/mvm-eval bench causal
+	$(BIN)/mvm-eval bench recovery --settings default,uptake10 --seeds 20
 
 clean-venv:
 	rm -rf $(VENV)
