@@ -51,17 +51,24 @@ def _figure(title: str, seed: int, name: str):
 
 
 def _effects(program: str, rows: list[tuple], seed: int) -> pd.DataFrame:
+    """Primary rows; what each could detect comes from ``detectable`` with the outcome SD
+    implied by its standard error and, where given, a reference effect of ``ref``."""
+    from analysis.study.detectable import ReferenceEffect, detectable
+
     g = rng(seed, "effects", program)
+    n1, n0 = 412, 3810
     out = []
-    for outcome, ja, en, unit_ja, unit_en, est, se, passed, headline in rows:
+    for outcome, ja, en, unit_ja, unit_en, est, se, passed, headline, ref in rows:
         est = est + g.normal(0, se / 5)
+        sd = se / np.sqrt(1 / n1 + 1 / n0)
+        power = detectable(n1, n0, sd, 0.0, ReferenceEffect(ref) if ref else None).to_dict()
         out.append(
             {"outcome": outcome, "label_ja": ja, "label_en": en, "unit_ja": unit_ja,
              "unit_en": unit_en, "method": "aipw", "estimate": est, "ci_low": est - 1.96 * se,
              "ci_high": est + 1.96 * se, "p_value": 0.004 if abs(est) > 2 * se else 0.31,
-             "n_treated": 412, "n_control": 3810, "passed": passed,
+             "n_treated": n1, "n_control": n0, "passed": passed,
              "reason": "" if passed else WITHHELD_REASON, "headline": headline,
-             "role": "primary"}
+             "role": "primary", **power}
         )  # fmt: skip
     return pd.DataFrame(out)
 
@@ -230,11 +237,11 @@ def make_run(
         **meta,
     )
     ex = _effects("exercise", [
-        ("steps", "1日の歩数", "Daily steps", "歩", "steps", 850.0, 210.0, True, True),
+        ("steps", "1日の歩数", "Daily steps", "歩", "steps", 850.0, 210.0, True, True, 800.0),
         ("exercise_habit", "運動習慣のある人の割合", "Share with an exercise habit",
-         "ポイント", "points", 6.1, 2.2, True, False),
+         "ポイント", "points", 6.1, 2.2, True, False, 6.0),
         ("walking_habit", "歩行習慣のある人の割合", "Share with a walking habit", "ポイント",
-         "points", 3.0, 2.4, False, False),
+         "points", 3.0, 2.4, False, False, 3.0),
     ], seed)  # fmt: skip
     art.save_table(
         ex,
@@ -245,11 +252,12 @@ def make_run(
         **meta,
     )
     costs = _effects("costs", [
-        ("hba1c", "HbA1c", "HbA1c", "%", "%", -0.08, 0.05, True, False),
-        ("sbp", "収縮期血圧", "Systolic blood pressure", "mmHg", "mmHg", -1.9, 1.1, True, False),
-        ("weight", "体重", "Weight", "kg", "kg", -0.6, 0.3, True, False),
+        ("hba1c", "HbA1c", "HbA1c", "%", "%", -0.08, 0.05, True, False, -0.3),
+        ("sbp", "収縮期血圧", "Systolic blood pressure", "mmHg", "mmHg", -1.9, 1.1, True, False,
+         None),
+        ("weight", "体重", "Weight", "kg", "kg", -0.6, 0.3, True, False, -2.5),
         ("total_cost", "年間医療費", "Annual medical cost", "円", "yen", -18500.0, 9100.0, True,
-         True),
+         True, -12000.0),
     ], seed)  # fmt: skip
     art.save_table(
         costs,

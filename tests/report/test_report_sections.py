@@ -482,3 +482,63 @@ def test_cost_rows_state_their_estimand_and_sensitivity_rows_are_marked(run_dir,
         ipw = s("method.ipw")
         assert s("effects.sensitivity", method=ipw) in md
         assert md.count(s("effects.sensitivity", method=s("method.aipw"))) == 0
+
+
+def _years(y) -> str:
+    from analysis.report.markdown import fmt_number
+
+    return fmt_number(y, 1 if y < 10 else 0)
+
+
+def _undetected_rows(run_dir, step):
+    df = art.load_table(run_dir, step, "effects")
+    covers = (df["ci_low"] <= 0) & (df["ci_high"] >= 0)
+    return df[(df["role"] == "primary") & (~df["passed"].astype(bool) | covers)]
+
+
+def test_undetected_primary_rows_state_their_mde_and_the_participants_needed(run_dir, sections):
+    from analysis.report.markdown import auto_digits, fmt_number
+
+    for step, n in (("03_effect_exercise", 6), ("04_effect_costs", 7)):
+        rows = _undetected_rows(run_dir, step)
+        assert len(rows), step  # the fixture plants a withheld and a non-significant row
+        shown = art.load_table(run_dir, step, "effects")
+        for lang in LANGS:
+            md = sections[lang][n]
+            assert f"## {Strings(lang)('power.heading')}" in md
+            items = [line for line in md.splitlines() if line.startswith("- ")]
+            assert len(items) == len(rows), (lang, items)
+            for (_, r), line in zip(rows.iterrows(), items, strict=True):
+                assert line.startswith(f"- {r[f'label_{lang}']}:")
+                assert fmt_number(r["mde"], auto_digits(r["mde"])) in line
+                if r["n_required"] > r["n_treated"]:
+                    assert fmt_number(r["n_required"], 0) in line
+                    assert _years(r["years_required"]) in line
+            detected = shown[shown["passed"].astype(bool) & ~shown.index.isin(rows.index)]
+            for label in detected[f"label_{lang}"]:
+                assert not any(line.startswith(f"- {label}:") for line in items)
+
+
+def test_a_withheld_headline_states_its_mde_in_the_summary(run_dir, tmp_path):
+    from analysis.report.markdown import auto_digits, fmt_number
+
+    run = tmp_path / "FY2023" / "withheld"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    df = art.load_table(run, "04_effect_costs", "effects")
+    head = df["headline"].astype(bool)
+    df.loc[head, "passed"] = False
+    df.loc[head, "reason"] = "participants in the analysis >= 100 (observed 61)"
+    df.loc[head, "n_required"] = 9_876.0
+    df.loc[head, "years_required"] = 9_876.0 / df.loc[head, "n_treated"]
+    art.save_table(df, run, "04_effect_costs", "effects")
+    r = df[head].iloc[0]
+    for lang in LANGS:
+        md, _ = section_markdown(run, 1, lang)
+        line = next(x for x in md.splitlines() if x.startswith(f"- {r[f'label_{lang}']}:"))
+        assert fmt_number(r["mde"], auto_digits(r["mde"])) in line
+        assert "9,876" in line and _years(r["years_required"]) in line
+    # the same row with too few people to show gives no MDE either
+    df.loc[head, "n_treated"] = 7
+    art.save_table(df, run, "04_effect_costs", "effects")
+    md, _ = section_markdown(run, 1, "en")
+    assert "9,876" not in md

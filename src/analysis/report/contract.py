@@ -10,7 +10,10 @@ Conventions for table artifacts:
 - count columns hold whole numbers (or ``"<10"`` / ``"x"`` when already suppressed);
   the report suppresses them again before display (:mod:`analysis.report.publish`);
 - effect tables carry ``passed`` and ``reason`` from ``Diagnostics``: an estimate that
-  failed its diagnostics is shown as 判定保留 (withheld) with the reason;
+  failed its diagnostics is shown as 判定保留 (withheld) with the reason; a primary row
+  also carries what it could detect (``mde``, ``reference_effect``, ``n_required``,
+  ``years_required``; :mod:`analysis.study.detectable`), stated when it is withheld or
+  its interval includes zero;
 - ``save_table(..., caption=, population=, period=)`` gives caption, population and
   period in both languages; ``save_figure(..., caption=, alt=)`` caption and alt text.
 
@@ -56,7 +59,7 @@ class ArtifactSpec:
 _EFFECT_COLUMNS = (
     "outcome", "label_ja", "label_en", "unit_ja", "unit_en", "method", "estimate",
     "ci_low", "ci_high", "p_value", "n_treated", "n_control", "passed", "reason", "headline",
-    "role",
+    "role", "mde", "reference_effect", "n_required", "years_required",
 )  # fmt: skip
 
 REPORT_ARTIFACTS: tuple[ArtifactSpec, ...] = (

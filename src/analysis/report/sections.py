@@ -9,6 +9,7 @@ section comes back as a :class:`~analysis.report.markdown.ReportBlock` in both l
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 from collections.abc import Callable
@@ -203,11 +204,72 @@ def _effect_rows(w: _Writer, df: pd.DataFrame) -> pd.DataFrame:
 def _effects_table(w: _Writer, step: str, name: str = "effects") -> str:
     if not w.has(step, name):
         return w.note_missing(step, name)
-    body = _effect_rows(w, w.table(step, name))
+    df = w.table(step, name)
+    body = _effect_rows(w, df)
     headers = [w.s(f"col.{c}") for c in
                ("outcome", "method", "estimate", "ci95", "p_value", "n_treated", "n_control",
                 "verdict")]  # fmt: skip
-    return w.show_table(step, name, body, headers, list("llrrrrrl"))
+    table = w.show_table(step, name, body, headers, list("llrrrrrl"))
+    items = [f"- {escape(line)}" for line in _detectable_lines(w, df)]
+    if not items:
+        return table
+    return "\n\n".join([table, f"## {w.s('power.heading')}", w.s("power.intro"), "\n".join(items)])
+
+
+def _undetected(w: _Writer, r) -> bool:
+    """A primary row shown as withheld, or shown with an interval that includes zero,
+    whose groups are large enough to show (its MDE is then worth stating)."""
+    if r.get("role", "primary") != "primary" or w.small_group(r["n_treated"], r["n_control"]):
+        return False
+    if is_missing(r.get("mde")) or isinstance(r.get("mde"), str):
+        return False
+    if not bool(r["passed"]):
+        return True
+    return bool(r["ci_low"] <= 0 <= r["ci_high"])
+
+
+def _need_text(w: _Writer, r, key: str = "need") -> str:
+    """The participants needed for the row's reference effect ("" without one)."""
+    effect, n = r.get("reference_effect"), r.get("n_required")
+    if is_missing(effect) or is_missing(n):
+        return ""
+    unit = w.text(r, "unit")
+    shown = fmt_signed(effect, auto_digits(effect))
+    if not math.isfinite(float(n)):
+        return w.s("power.need_never", effect=shown, unit=unit)
+    if float(n) <= float(r["n_treated"]):
+        return w.s("power.need_met", effect=shown, unit=unit)
+    years = float(r["years_required"])
+    return w.s(f"power.{key}", effect=shown, unit=unit, n=fmt_number(n, 0),
+               years=fmt_number(years, 1 if years < 10 else 0),
+               mde=fmt_number(r["mde"], auto_digits(r["mde"])))  # fmt: skip
+
+
+def _detectable_lines(w: _Writer, df: pd.DataFrame) -> list[str]:
+    """One sentence per undetected primary row: its MDE and the participants it needs."""
+    lines = []
+    for _, r in df.iterrows():
+        if not _undetected(w, r):
+            continue
+        mde = fmt_number(r["mde"], auto_digits(r["mde"]))
+        item = w.s("power.item", label=w.text(r, "label"), unit=w.text(r, "unit"), mde=mde,
+                   n_treated=w.count(r["n_treated"]), n_control=w.count(r["n_control"]))  # fmt: skip
+        need = _need_text(w, r)
+        lines.append(f"{item} {need}".strip() if w.lang == "en" else item + need)
+    return lines
+
+
+def _detectable_summary(w: _Writer, r) -> str:
+    """The headline's short statement of its MDE (and the participants needed)."""
+    if not _undetected(w, r):
+        return ""
+    unit = w.text(r, "unit")
+    effect, n = r.get("reference_effect"), r.get("n_required")
+    mde = fmt_number(r["mde"], auto_digits(r["mde"]))
+    if (is_missing(effect) or is_missing(n) or not math.isfinite(float(n))
+            or float(n) <= float(r["n_treated"])):  # fmt: skip
+        return w.s("power.summary_mde", mde=mde, unit=unit)
+    return _need_text(w, r, key="summary")
 
 
 def _headlines(w: _Writer) -> list[str]:
@@ -219,16 +281,17 @@ def _headlines(w: _Writer) -> list[str]:
         df = w.table(step, "effects")
         for _, r in df[df["headline"].astype(bool)].iterrows():
             small = w.small_group(r["n_treated"], r["n_control"])
+            power = _detectable_summary(w, r)
+            sep = " " if w.lang == "en" and power else ""
             if small:
                 lines.append(w.s("summary.effect_small", label=w.text(r, "label"), min=w.min))
             elif not bool(r["passed"]):
-                lines.append(
-                    w.s(
-                        "summary.effect_withheld",
-                        label=w.text(r, "label"),
-                        reason=w.reason(r) or w.s("label.not_recorded"),
-                    )
+                text = w.s(
+                    "summary.effect_withheld",
+                    label=w.text(r, "label"),
+                    reason=w.reason(r) or w.s("label.not_recorded"),
                 )
+                lines.append(text + sep + power)
             else:
                 key = (
                     "summary.effect_sig"
@@ -236,16 +299,15 @@ def _headlines(w: _Writer) -> list[str]:
                     else "summary.effect_nonsig"
                 )
                 d = _digits(r)
-                lines.append(
-                    w.s(
-                        key,
-                        label=w.text(r, "label"),
-                        unit=w.text(r, "unit"),
-                        est=fmt_signed(r["estimate"], d),
-                        lo=fmt_number(r["ci_low"], d),
-                        hi=fmt_number(r["ci_high"], d),
-                    )
+                text = w.s(
+                    key,
+                    label=w.text(r, "label"),
+                    unit=w.text(r, "unit"),
+                    est=fmt_signed(r["estimate"], d),
+                    lo=fmt_number(r["ci_low"], d),
+                    hi=fmt_number(r["ci_high"], d),
                 )
+                lines.append(text + sep + power)
     return [f"- {escape(line)}" if not line.startswith(">") else line for line in lines]
 
 
