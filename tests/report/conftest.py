@@ -73,6 +73,29 @@ def _effects(program: str, rows: list[tuple], seed: int) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _reach(seed: int) -> pd.DataFrame:
+    """The reach table of fabricated offers (through ``reach_table``): a few hundred
+    Vitality and Mystar offers, so that some groups have fewer than 10 participants."""
+    from analysis.study.reach import reach_table
+
+    g = rng(seed, "reach")
+    n = 900
+    program = np.where(g.random(n) < 0.8, "vitality", "mystar")
+    tier = np.where(program == "mystar", "high", np.where(g.random(n) < 0.6, "low", "middle"))
+    ids = [f"Q{i:05d}" for i in range(n)]
+    offers = pd.DataFrame({"person_id": ids, "fiscal_year": 2023, "program": program,
+                           "risk_tier": tier, "offer_date": pd.Timestamp("2023-06-01"),
+                           "letter_variant": np.where(g.random(n) < 0.5, "plain", "nudge")})  # fmt: skip
+    took = g.random(n) < np.where(program == "mystar", 0.25, 0.12)
+    enrollments = pd.DataFrame({"person_id": np.array(ids)[took], "fiscal_year": 2023,
+                                "program": program[took],
+                                "completed": g.random(int(took.sum())) < 0.8})  # fmt: skip
+    birth = pd.Timestamp("1950-01-01") + pd.to_timedelta(g.integers(0, 12_000, n), unit="D")
+    enrollment = pd.DataFrame({"person_id": ids, "sex": np.where(g.random(n) < 0.55, "F", "M"),
+                               "birth_date": birth})  # fmt: skip
+    return reach_table(offers, enrollments, enrollment, 2023)
+
+
 def make_run(
     root: Path,
     year: int,
@@ -130,6 +153,7 @@ def make_run(
             "Weighted Kaplan-Meier curves of severe events",
         ),
         ("forest", "部分集団別の効果", "Effects by subgroup"),
+        ("reach_uptake", "属性別の参加率", "Uptake by group"),
         ("decision_curve", "決定曲線", "Decision curve"),
     ]:
         if not figures:
@@ -219,6 +243,14 @@ def make_run(
         "03_effect_exercise",
         "participation",
         caption={"ja": "事業の案内と参加", "en": "Invitations and uptake"},
+        **meta,
+    )
+    art.save_table(
+        _reach(seed),
+        run,
+        "03_effect_exercise",
+        "reach",
+        caption={"ja": "属性別の案内・参加・修了", "en": "Offers, uptake and completion by group"},
         **meta,
     )
     letters = pd.DataFrame(

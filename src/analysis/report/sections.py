@@ -642,7 +642,52 @@ def section_5(w: _Writer) -> list[str]:
         )
     else:
         out.append(w.note_missing("03_effect_exercise", "letter_experiment"))
+    out.append(f"## {w.s('reach.heading')}")
+    out.append(w.s("reach.intro"))
+    out.append(_reach_table(w))
+    out.append(w.show_figure("03_effect_exercise", "reach_uptake"))
     return out
+
+
+def _rate_cell(w: _Writer, pct, lo, hi) -> str:
+    """``"12.1 (7.3〜19.2)"``; a hidden rate keeps its mark, a rate of nobody is "—"."""
+    if isinstance(pct, str):
+        return pct
+    if is_missing(pct):
+        return "—"
+    return f"{fmt_number(pct, 1)} ({w.ci(lo, hi, 1)})"
+
+
+def _reach_table(w: _Writer) -> str:
+    """Offers, uptake and completion by group, suppressed again block by block (each
+    program and dimension is one count table whose column totals are known)."""
+    step, name = "03_effect_exercise", "reach"
+    if not w.has(step, name):
+        return w.note_missing(step, name)
+    df = w.table(step, name)
+    counts = ["n_offered", "n_enrolled", "n_completed"]
+    derived = {f"{r}{x}": cols for r, cols in (("uptake", counts[:2]), ("completion", counts[1:]))
+               for x in ("_pct", "_ci_low", "_ci_high")}  # fmt: skip
+    blocks = [w.suppress(b, counts, known_totals="columns", derived=derived)
+              for _, b in df.groupby(["program", "dimension"], sort=False)]  # fmt: skip
+    df = pd.concat(blocks)
+    body = pd.DataFrame(
+        {
+            0: df[f"program_{w.lang}"],
+            1: df[f"dimension_{w.lang}"],
+            2: df[f"group_{w.lang}"],
+            3: df["n_offered"],
+            4: df["n_enrolled"],
+            5: [_rate_cell(w, *v) for v in
+                df[["uptake_pct", "uptake_ci_low", "uptake_ci_high"]].to_numpy()],
+            6: df["n_completed"],
+            7: [_rate_cell(w, *v) for v in
+                df[["completion_pct", "completion_ci_low", "completion_ci_high"]].to_numpy()],
+        }
+    )  # fmt: skip
+    cols = ("program", "dimension", "group", "n_offered", "n_participants", "uptake_ci",
+            "n_completed", "completion_ci")  # fmt: skip
+    return w.show_table(step, name, body, [w.s(f"col.{c}") for c in cols], list("lllrrrrr"))
 
 
 def section_6(w: _Writer) -> list[str]:

@@ -276,10 +276,12 @@ def save_results(
     negative,
     check,
     figures,
+    reach=None,
 ) -> list:
     """Write the step-03 artifacts the report reads (``REPORT_ARTIFACTS``).
 
-    ``figures`` maps ``steps``, ``love_plot`` and ``overlap`` to matplotlib figures.
+    ``figures`` maps ``steps``, ``love_plot``, ``overlap`` and ``reach_uptake`` to
+    matplotlib figures; ``reach`` is the table of :func:`analysis.study.reach.reach_table`.
     """
     from analysis.runs import artifacts as art
     from analysis.study.cohort_step import period_text
@@ -310,6 +312,16 @@ def save_results(
             {
                 "ja": "各共変量の標準化平均差の絶対値を調整前後で比較した図",
                 "en": "Absolute standardised mean differences before and after",
+            },
+        ),
+        "reach_uptake": (
+            {
+                "ja": "属性別の参加率（%）",
+                "en": "Uptake (%) by group",
+            },
+            {
+                "ja": "年齢階級・性別・リスク区分・案内状の種類ごとの各事業の参加率のヒートマップ",
+                "en": "Heatmap of each program's uptake by age band, sex, risk tier and letter",
             },
         ),
         "overlap": (
@@ -351,6 +363,12 @@ def save_results(
                                 "en": "Method check on this year's design (plasmode)"},
                        population=cohort, period=period, published=True),
     ]  # fmt: skip
+    if reach is not None:
+        paths.append(art.save_table(reach, run_dir, step, "reach",
+                                    caption={"ja": "属性別の案内・参加・修了（95%信頼区間）",
+                                             "en": "Offers, uptake and completion by group "
+                                                   "(95% CIs)"},
+                                    population=offered, period=period, published=True))  # fmt: skip
     for name, fig in figures.items():
         cap, alt = figure_text[name]
         paths += art.save_figure_editions(fig, run_dir, step, name, caption=cap, alt=alt)
