@@ -96,6 +96,40 @@ def _reach(seed: int) -> pd.DataFrame:
     return reach_table(offers, enrollments, enrollment, 2023)
 
 
+def _events(seed: int) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict]:
+    """The community-event artifacts of fabricated enrollees, events and attendance,
+    through ``analysis.study.events`` (reach, summary, association and its adjustment)."""
+    from analysis.study import events as ev
+    from analysis.study.effects import COVARIATES
+
+    g = rng(seed, "events")
+    n = 1500
+    ids = [f"Q{i:05d}" for i in range(n)]
+    ts = pd.Timestamp
+    enrollment = pd.DataFrame({
+        "person_id": ids, "sex": np.where(g.random(n) < 0.55, "F", "M"),
+        "birth_date": ts("1949-06-01") + pd.to_timedelta(g.integers(0, 20_000, n), unit="D"),
+        "enroll_start": ts("2010-01-01"), "enroll_end": pd.NaT, "death_date": pd.NaT})  # fmt: skip
+    offered = g.random(n) < 0.3
+    offers = pd.DataFrame({"person_id": np.array(ids)[offered], "fiscal_year": 2023,
+                           "program": "vitality", "risk_tier": "low"})  # fmt: skip
+    took = offers.sample(frac=0.2, random_state=int(g.integers(1_000))).assign(completed=True)
+    events = pd.DataFrame({"event_id": [f"E{k:02d}" for k in range(12)],
+                           "date": pd.date_range("2023-04-08", periods=12, freq="4W"),
+                           "theme": "ウォーキング"})  # fmt: skip
+    rows = [(e, p) for e in events["event_id"] for p, u in zip(ids, g.random(n), strict=True)
+            if u < 0.01]  # fmt: skip
+    attendance = pd.DataFrame(rows, columns=["event_id", "person_id"])
+    args = (enrollment, offers, took, events, attendance, 2023)
+    frame = pd.DataFrame({c: g.normal(size=n) for c in COVARIATES if c != "sex"})
+    frame["sex"] = enrollment["sex"]
+    frame["person_id"] = ids
+    frame["treat"] = offered.astype(int)
+    frame["next_exercise_habit"] = (g.random(n) < 0.35).astype(float)
+    table, adjusted = ev.attendance_association(frame, events, attendance, 2023, seed=seed)
+    return ev.events_reach(*args), ev.events_summary(*args), table, adjusted
+
+
 def make_run(
     root: Path,
     year: int,
@@ -253,6 +287,14 @@ def make_run(
         caption={"ja": "属性別の案内・参加・修了", "en": "Offers, uptake and completion by group"},
         **meta,
     )
+    ev_reach, ev_summary, ev_table, ev_adjusted = _events(seed)
+    art.save_table(ev_reach, run, "03_effect_exercise", "events_reach",
+                   caption={"ja": "イベントの参加状況", "en": "Event reach"}, **meta)  # fmt: skip
+    art.save_numbers(ev_summary, run, "03_effect_exercise", "events_summary")
+    art.save_table(ev_table, run, "03_effect_exercise", "event_association",
+                   caption={"ja": "イベント参加と運動習慣", "en": "Events and exercise habit"},
+                   **meta)  # fmt: skip
+    art.save_numbers(ev_adjusted, run, "03_effect_exercise", "event_association_adjusted")
     letters = pd.DataFrame(
         {"variant_ja": ["標準通知", "損失回避型", "社会規範型"],
          "variant_en": ["Standard letter", "Loss framing", "Social norm"],

@@ -542,3 +542,51 @@ def test_a_withheld_headline_states_its_mde_in_the_summary(run_dir, tmp_path):
     art.save_table(df, run, "04_effect_costs", "effects")
     md, _ = section_markdown(run, 1, "en")
     assert "9,876" not in md
+
+
+def test_reach_rows_show_rates_with_their_intervals_and_hide_small_groups(run_dir, sections):
+    from analysis.report.markdown import fmt_number
+
+    reach = art.load_table(run_dir, "03_effect_exercise", "reach")
+    assert (reach[["n_enrolled", "n_completed"]].astype(str) == "<10").any().any()
+    for lang in LANGS:
+        md = sections[lang][5]
+        s = Strings(lang)
+        assert f"## {s('reach.heading')}" in md and "#fig-03-effect-exercise-reach-uptake" in md
+        lines = [x for x in md.splitlines() if x.startswith(f"| {reach[f'program_{lang}'][0]} |")]
+        rows = reach[reach["program"] == reach["program"][0]]
+        assert len(lines) == len(rows)
+        for (_, r), line in zip(rows.iterrows(), lines, strict=True):
+            if pd.notna(r["uptake_pct"]):
+                ci = s("label.ci_range", lo=fmt_number(r["uptake_ci_low"], 1),
+                       hi=fmt_number(r["uptake_ci_high"], 1))  # fmt: skip
+                assert f"{fmt_number(r['uptake_pct'], 1)} ({ci})" in line, line
+            else:
+                assert f"| {fmt_number(r['uptake_pct'], 1)} (" not in line
+
+
+def test_event_association_is_worded_as_an_association_with_its_adjustment_set(
+    run_dir, sections, tmp_path
+):
+    from analysis.report.markdown import fmt_number, fmt_signed
+    from analysis.study.exercise import covariate_label
+
+    adj = art.load_numbers(run_dir, "03_effect_exercise", "event_association_adjusted")
+    assert adj["estimate"] is not None
+    for lang in LANGS:
+        md, s = sections[lang][5], Strings(lang)
+        assert s("events.caution") in md and f"## {s('events.association_heading')}" in md
+        for c in adj["covariates"]:
+            if c != "treat":
+                assert covariate_label(c, lang) in md, c
+        assert fmt_signed(100 * adj["estimate"], 1) in md
+        assert fmt_number(100 * adj["ci_low"], 1) in md
+    run = tmp_path / "FY2023" / "events"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    art.save_numbers({**adj, "estimate": None, "ci_low": None, "ci_high": None,
+                      "error": "perfect separation"}, run, "03_effect_exercise",
+                     "event_association_adjusted")  # fmt: skip
+    for lang in LANGS:
+        md, _ = section_markdown(run, 5, lang)
+        assert "perfect separation" in md and Strings(lang)("events.caution") in md
+        assert fmt_signed(100 * adj["estimate"], 1) not in md

@@ -646,6 +646,89 @@ def section_5(w: _Writer) -> list[str]:
     out.append(w.s("reach.intro"))
     out.append(_reach_table(w))
     out.append(w.show_figure("03_effect_exercise", "reach_uptake"))
+    out += _events(w)
+    return out
+
+
+def _events(w: _Writer) -> list[str]:
+    """The sports-community events: reach by group, and the association of attendance
+    with next year's exercise habit, stated as such with its adjustment set."""
+    step = "03_effect_exercise"
+    out = [f"## {w.s('events.heading')}"]
+    if w.has(step, "events_summary"):
+        n = w.numbers(step, "events_summary")
+        out.append(w.s("events.summary", n_events=fmt_number(n["n_events"], 0),
+                       **{k: escape(w.count(n[k])) for k in ("n_attendances",
+                                                              "n_attendees_nhi", "n_repeat")}))  # fmt: skip
+    else:
+        out.append(w.note_missing(step, "events_summary"))
+    if w.has(step, "events_reach"):
+        counts = ["n_enrollees", "n_attendees", "n_repeat"]
+        derived = {f"{r}{x}": cols for r, cols in (("reach", counts[:2]), ("repeat", counts[1:]))
+                   for x in ("_pct", "_ci_low", "_ci_high")}  # fmt: skip
+        df = w.table(step, "events_reach")
+        df = pd.concat([w.suppress(b, counts, known_totals="columns", derived=derived)
+                        for _, b in df.groupby("dimension", sort=False)])  # fmt: skip
+        body = pd.DataFrame(
+            {
+                0: df[f"dimension_{w.lang}"],
+                1: df[f"group_{w.lang}"],
+                2: df["n_enrollees"],
+                3: df["n_attendees"],
+                4: [_rate_cell(w, *v) for v in
+                    df[["reach_pct", "reach_ci_low", "reach_ci_high"]].to_numpy()],
+                5: df["n_repeat"],
+                6: [_rate_cell(w, *v) for v in
+                    df[["repeat_pct", "repeat_ci_low", "repeat_ci_high"]].to_numpy()],
+            }
+        )  # fmt: skip
+        cols = ("dimension", "group", "n_enrollees", "n_attendees", "events_reach_ci",
+                "n_repeat", "repeat_ci")  # fmt: skip
+        out.append(w.s("events.reach_intro"))
+        out.append(w.show_table(step, "events_reach", body, [w.s(f"col.{c}") for c in cols],
+                                list("llrrrrr")))  # fmt: skip
+    else:
+        out.append(w.note_missing(step, "events_reach"))
+    out.append(f"## {w.s('events.association_heading')}")
+    out += _event_association(w)
+    return out
+
+
+def _event_association(w: _Writer) -> list[str]:
+    from analysis.study.exercise import covariate_label
+
+    step, out = "03_effect_exercise", []
+    if not (w.has(step, "event_association") and w.has(step, "event_association_adjusted")):
+        for name in ("event_association", "event_association_adjusted"):
+            if not art.has_artifact(w.run_dir, step, name):
+                out.append(w.note_missing(step, name))
+        return out
+    df = w.suppress(w.table(step, "event_association"), ["n"], complementary=False,
+                    derived={"share_with_habit": ["n"]})  # fmt: skip
+    share = {r["group"]: r["share_with_habit"] for _, r in df.iterrows()}
+
+    def pct(v) -> str:
+        return v if isinstance(v, str) else fmt_number(100 * v, 1) if not is_missing(v) else "—"
+
+    adj = w.numbers(step, "event_association_adjusted")
+    # the artifact lists every adjustment variable; the wording names Vitality
+    # participation ("treat") itself, after the baseline covariates
+    names = [covariate_label(c, w.lang) for c in adj["covariates"] if c != "treat"]
+    sep = "、" if w.lang == "ja" else ", "
+    common = dict(attended=pct(share.get("attended")), not_attended=pct(share.get("not_attended")),
+                  covariates=sep.join(names))  # fmt: skip
+    if is_missing(adj.get("estimate")) or w.small_group(adj["n_attended"], adj["n_not_attended"]):
+        reason = adj.get("error") or w.s("label.not_recorded")
+        out.append(w.s("events.association_withheld", reason=reason, **common))
+    else:
+        out.append(w.s("events.association", est=fmt_signed(100 * adj["estimate"], 1),
+                       lo=fmt_number(100 * adj["ci_low"], 1),
+                       hi=fmt_number(100 * adj["ci_high"], 1), **common))  # fmt: skip
+    out.append(w.s("events.caution"))
+    body = pd.DataFrame({0: df[f"group_{w.lang}"], 1: df["n"],
+                         2: [pct(v) for v in df["share_with_habit"]]})  # fmt: skip
+    headers = [w.s("col.attendance"), w.s("col.n"), w.s("col.share_habit")]
+    out.append(w.show_table(step, "event_association", body, headers, list("lrr")))
     return out
 
 
