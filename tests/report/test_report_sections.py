@@ -590,3 +590,45 @@ def test_event_association_is_worded_as_an_association_with_its_adjustment_set(
         md, _ = section_markdown(run, 5, lang)
         assert "perfect separation" in md and Strings(lang)("events.caution") in md
         assert fmt_signed(100 * adj["estimate"], 1) not in md
+
+
+def _logic_rows(md: str) -> list[list[str]]:
+    table = md[md.index("| ") : md.index("{#tbl-logic-model}")]
+    lines = [x for x in table.splitlines() if x.startswith("| ")][1:]
+    return [[c.strip() for c in x.strip("|").split("|")] for x in lines]
+
+
+def test_logic_model_shows_one_indicator_per_level_and_its_change(run_dir, runs_root, sections):
+    from analysis.report.markdown import fmt_number, fmt_signed
+
+    prev = previous_run(run_dir)
+    offered = [
+        pd.to_numeric(art.load_table(r, "03_effect_exercise", "participation")["n_offered"]).sum()
+        for r in (prev, run_dir)
+    ]
+    savings = art.load_numbers(run_dir, "04_effect_costs", "roi")["savings_yen"] / 1000
+    for lang in LANGS:
+        s = Strings(lang)
+        md = sections[lang][2]
+        md = md[md.index(f"## {s('logic.heading')}") :]
+        rows = _logic_rows(md)
+        levels = ("inputs", "activities", "outputs", "outcomes", "impact")
+        assert [r[0] for r in rows] == [s(f"logic.{lv}") for lv in levels]
+        activities = rows[1]
+        assert activities[3:] == [fmt_number(offered[0], 0), fmt_number(offered[1], 0),
+                                  fmt_signed(offered[1] - offered[0], 0)]  # fmt: skip
+        assert rows[4][4] == fmt_number(savings, 0)
+        assert prev.name in md
+
+
+def test_logic_model_withholds_what_the_report_withholds(run_dir, tmp_path):
+    run = tmp_path / "FY2023" / "withheld"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    roi = art.load_numbers(run, "04_effect_costs", "roi")
+    art.save_numbers({**roi, "passed": False, "reason": "x"}, run, "04_effect_costs", "roi")
+    eff = art.load_table(run, "03_effect_exercise", "effects")
+    art.save_table(eff.assign(passed=False), run, "03_effect_exercise", "effects")
+    md, _ = section_markdown(run, 2, "en")  # no previous year beside this copy
+    rows = _logic_rows(md[md.index("## Logic model") :])
+    assert rows[3][3:] == ["—", "—", "—"] and rows[4][3:] == ["—", "—", "—"]
+    assert rows[0][4] == "4,730" and rows[0][3] == "—"

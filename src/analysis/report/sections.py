@@ -411,7 +411,48 @@ def section_2(w: _Writer) -> list[str]:
         out.append(w.s("program.budget", budget=fmt_number(roi["budget_yen"] / 1000, 0)))
     else:
         out.append(w.note_missing("04_effect_costs", "roi"))
+    out += [f"## {w.s('logic.heading')}", w.s("logic.intro"), _logic_model(w)]
     return out
+
+
+def _logic_model(w: _Writer) -> str:
+    """The logic-model table: each level, what it holds, its indicator this year and last
+    year, and the change (counts under 10 and withheld effects shown as such)."""
+    from analysis.report.logic_model import (
+        COUNT_LEVELS,
+        LEVELS,
+        logic_model_figures,
+        outcome_row,
+    )
+
+    now = logic_model_figures(w.run_dir)
+    prev = previous_run(w.run_dir)
+    before = logic_model_figures(prev) if prev is not None else dict.fromkeys(LEVELS)
+    year = fiscal_year_of(w.run_dir)
+    rows = []
+    for level in LEVELS:
+        a, b = now[level], before[level]
+        if level in COUNT_LEVELS:
+            shown = [w.count(b), w.count(a)]
+            hide = w.small_group(*(v for v in (a, b) if v is not None))
+            change = "—" if None in (a, b) or hide else fmt_signed(a - b, 0)
+        else:
+            d = auto_digits(a if a is not None else b) if level == "outcomes" else 0
+            shown = [fmt_number(b, d), fmt_number(a, d)]
+            change = "—" if None in (a, b) else fmt_signed(a - b, d)
+        indicator = w.s(f"logic.{level}_indicator")
+        if level == "outcomes":
+            row = outcome_row(w.run_dir)
+            if row is not None:
+                unit = w.text(row, "unit").strip("（）() ")  # "（割合の差）" -> "割合の差"
+                indicator = w.s("logic.outcomes_effect", label=w.text(row, "label"), unit=unit)
+        rows.append([w.s(f"logic.{level}"), w.s(f"logic.{level}_what"), indicator, *shown,
+                     change])  # fmt: skip
+    headers = [w.s("logic.level"), w.s("logic.what"), w.s("logic.indicator"),
+               w.s("yoy.previous", year=(year or 1) - 1), w.s("yoy.current", year=year or ""),
+               w.s("yoy.change")]  # fmt: skip
+    cap = w.s("logic.caption", previous=prev.name if prev is not None else "—")
+    return pipe_table(pd.DataFrame(rows), headers, cap, "tbl-logic-model", list("lllrrr"))
 
 
 def section_3(w: _Writer) -> list[str]:
