@@ -112,3 +112,18 @@ def test_figure_draws_each_group_and_redraws_in_english(table):
     en = ax.figure.redraw_in("en")
     assert [t.get_text() for t in en.get_yticklabels()][0].startswith("Age band")
     plt.close("all")
+
+
+def test_age_band_counts_completed_years_at_the_offer():
+    from analysis.study.reach import offer_frame
+
+    offers = pd.DataFrame({"person_id": ["a", "b", "c"], "fiscal_year": YEAR,
+                           "program": "vitality", "risk_tier": "low", "letter_variant": "plain",
+                           "offer_date": pd.to_datetime(["2023-06-01"] * 3)})  # fmt: skip
+    enrollment = pd.DataFrame({"person_id": ["a", "b", "c"], "sex": ["F", "M", "F"],
+                               "birth_date": pd.to_datetime(["1973-06-01", "1973-06-02",
+                                                             "1953-06-01"])})  # fmt: skip
+    enrollments = pd.DataFrame(columns=["person_id", "fiscal_year", "program", "completed"])
+    bands = offer_frame(offers, enrollments, enrollment, YEAR).set_index("person_id")["age_band"]
+    # a turns 50 on the offer date, b the day after; c turns 70 on it
+    assert bands.to_dict() == {"a": "50-59", "b": "40-49", "c": "70-74"}

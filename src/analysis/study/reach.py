@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.cohort.baseline import _age
 from analysis.data.contract import RISK_TIER_LABELS, RISK_TIERS
 from analysis.report.i18n import check_lang, figure_labels, with_editions
 from analysis.risk.tiers import age_band
@@ -101,9 +100,15 @@ def offer_frame(offers, enrollments, enrollment, fiscal_year: int) -> pd.DataFra
             f"reach: {int(df['birth_date'].isna().sum())} offer(s) of FY{fiscal_year} "
             "have no enrollment record"
         )
-    when = pd.to_datetime(df["offer_date"])
-    age = _age(pd.to_datetime(df["birth_date"]), when.dt.year, when.dt.month * 100 + when.dt.day)
-    return df.assign(age_band=age_band(age.astype(float), AGE_EDGES).to_numpy())
+    return df.assign(age_band=age_band(_age_at(df["birth_date"], df["offer_date"]), AGE_EDGES))
+
+
+def _age_at(birth, when) -> pd.Series:
+    """Completed years of age on ``when``, rising on the birthday itself (as the cohort
+    queries count it)."""
+    b, w = pd.to_datetime(birth), pd.to_datetime(when)
+    before = (w.dt.month * 100 + w.dt.day) < (b.dt.month * 100 + b.dt.day)
+    return (w.dt.year - b.dt.year - before.astype(int)).astype(float)
 
 
 def _group_labels(dimension: str, group: str) -> tuple[str, str]:
