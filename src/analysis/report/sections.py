@@ -228,6 +228,11 @@ def _undetected(w: _Writer, r) -> bool:
     return bool(r["ci_low"] <= 0 <= r["ci_high"])
 
 
+YEARS_SHOWN_MAX = 20
+"""Beyond this many years at this year's number of participants, the report says "more
+than 20 years" rather than a number no plan would use."""
+
+
 def _need_text(w: _Writer, r, key: str = "need") -> str:
     """The participants needed for the row's reference effect ("" without one)."""
     effect, n = r.get("reference_effect"), r.get("n_required")
@@ -240,8 +245,10 @@ def _need_text(w: _Writer, r, key: str = "need") -> str:
     if float(n) <= float(r["n_treated"]):
         return w.s("power.need_met", effect=shown, unit=unit)
     years = float(r["years_required"])
+    if years > YEARS_SHOWN_MAX:  # accumulating years alone will not get there
+        key = f"{key}_long"
     return w.s(f"power.{key}", effect=shown, unit=unit, n=fmt_number(n, 0),
-               years=fmt_number(years, 1 if years < 10 else 0),
+               years=fmt_number(years, 1 if years < 10 else 0), max=YEARS_SHOWN_MAX,
                mde=fmt_number(r["mde"], auto_digits(r["mde"])))  # fmt: skip
 
 
