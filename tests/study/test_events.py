@@ -128,5 +128,8 @@ def test_a_small_attendee_group_gives_no_adjusted_difference():
     table, adjusted = ev.attendance_association(df, events, attendance.head(4), YEAR, seed=1)
     assert adjusted["estimate"] is None and adjusted["error"]
     assert adjusted["n_attended"] == f"<{MIN_CELL_COUNT}"
-    row = table.set_index("group").loc["attended"]
-    assert row["n"] == f"<{MIN_CELL_COUNT}" and np.isnan(row["share_with_habit"])
+    rows = table.set_index("group")
+    assert rows.loc["attended", "n"] == f"<{MIN_CELL_COUNT}"
+    # the other group is hidden too: the two add up to the published cohort size
+    assert rows.loc["not_attended", "n"] == "x" and adjusted["n_not_attended"] == "x"
+    assert rows["share_with_habit"].isna().all()

@@ -751,7 +751,7 @@ def _event_association(w: _Writer) -> list[str]:
             if not art.has_artifact(w.run_dir, step, name):
                 out.append(w.note_missing(step, name))
         return out
-    df = w.suppress(w.table(step, "event_association"), ["n"], complementary=False,
+    df = w.suppress(w.table(step, "event_association"), ["n"], known_totals="columns",
                     derived={"share_with_habit": ["n"]})  # fmt: skip
     share = {r["group"]: r["share_with_habit"] for _, r in df.iterrows()}
 

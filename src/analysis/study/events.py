@@ -192,7 +192,8 @@ def attendance_association(df: pd.DataFrame, events, attendance, fiscal_year: in
     ``df`` is the Vitality analysis frame (``analysis_frame`` with ``next_exercise_habit``).
     The difference (attended minus not, risk difference) comes from outcome regression on
     :data:`ASSOCIATION_COVARIATES` (``estimate_effect(method="regression")``); it is an
-    association. Published: groups under 10 suppressed (their shares too).
+    association. Published: a group under 10 is hidden, and so is the other group (the two
+    add up to a published total), with their shares.
 
     Returns
     -------
@@ -213,8 +214,11 @@ def attendance_association(df: pd.DataFrame, events, attendance, fiscal_year: in
         rows.append(dict(group="attended" if g else "not_attended", group_ja=ja, group_en=en,
                          n=len(s), share_with_habit=float(s[HABIT.name].mean())
                          if len(s) else np.nan))  # fmt: skip
-    table = suppress(pd.DataFrame(rows), ["n"], complementary=False,
+    # the two groups add up to the cohort of the exercise effects (published there), so a
+    # hidden group hides the other one too
+    table = suppress(pd.DataFrame(rows), ["n"], known_totals="columns",
                      derived={"share_with_habit": ["n"]})  # fmt: skip
+    shown = dict(zip(table["group"], table["n"], strict=True))
     a = attempt("events", HABIT, "regression", estimate_effect, d, treatment="attended",
                 outcome=HABIT.name, covariates=ASSOCIATION_COVARIATES, method="regression",
                 estimand="ATE", seed=int_seed(seed, "events", "association"))  # fmt: skip
@@ -225,10 +229,17 @@ def attendance_association(df: pd.DataFrame, events, attendance, fiscal_year: in
         "estimate": float(r.estimate) if r is not None and not small else None,
         "ci_low": float(r.ci_low) if r is not None and not small else None,
         "ci_high": float(r.ci_high) if r is not None and not small else None,
-        "n_attended": n1 if n1 >= MIN_CELL_COUNT or n1 == 0 else f"<{MIN_CELL_COUNT}",
-        "n_not_attended": n0 if n0 >= MIN_CELL_COUNT or n0 == 0 else f"<{MIN_CELL_COUNT}",
+        "n_attended": _plain(shown["attended"]),
+        "n_not_attended": _plain(shown["not_attended"]),
         "covariates": list(ASSOCIATION_COVARIATES),
         "method": "regression",
         "error": "" if r is not None and not small else (a.error or "group under 10"),
     }
     return table, adjusted
+
+
+def _plain(count) -> int | str:
+    """A published count as JSON: a whole number when shown ("1,234" -> 1234), else its
+    mark ("<10", "x")."""
+    text = str(count).replace(",", "")
+    return int(text) if text.isdigit() else str(count)
