@@ -188,6 +188,7 @@ def make_run(
         ),
         ("forest", "部分集団別の効果", "Effects by subgroup"),
         ("reach_uptake", "属性別の参加率", "Uptake by group"),
+        ("events_reach_rate", "イベントの参加率", "Event reach by group"),
         ("decision_curve", "決定曲線", "Decision curve"),
     ]:
         if not figures:

@@ -133,3 +133,17 @@ def test_a_small_attendee_group_gives_no_adjusted_difference():
     # the other group is hidden too: the two add up to the published cohort size
     assert rows.loc["not_attended", "n"] == "x" and adjusted["n_not_attended"] == "x"
     assert rows["share_with_habit"].isna().all()
+
+
+def test_reach_figure_has_a_bar_per_shown_group_and_redraws_in_english(reach):
+    import matplotlib.pyplot as plt
+
+    ax = ev.plot_events_reach(reach, lang="ja")
+    shown = pd.to_numeric(reach["reach_pct"], errors="coerce").notna()
+    heights = [p.get_width() for p in ax.patches if p.get_width() > 0]
+    np.testing.assert_allclose(sorted(heights), sorted(reach.loc[shown, "reach_pct"]))
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == "全体" and len(labels) == len(reach)
+    en = ax.figure.redraw_in("en")
+    assert [t.get_text() for t in en.get_yticklabels()][0] == "All"
+    plt.close("all")

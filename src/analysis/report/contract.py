@@ -106,6 +106,7 @@ REPORT_ARTIFACTS: tuple[ArtifactSpec, ...] = (
                   "n_enrollees", "n_attendees", "n_repeat", "reach_pct", "reach_ci_low",
                   "reach_ci_high", "repeat_pct", "repeat_ci_low", "repeat_ci_high"),
                  ("n_enrollees", "n_attendees", "n_repeat")),
+    ArtifactSpec("03_effect_exercise", "events_reach_rate", "figure", (5,)),
     ArtifactSpec("03_effect_exercise", "event_association", "table", (5,),
                  ("group", "group_ja", "group_en", "n", "share_with_habit"), ("n",)),
     ArtifactSpec("03_effect_exercise", "event_association_adjusted", "numbers", (5,),

@@ -737,6 +737,7 @@ def _events(w: _Writer) -> list[str]:
                                 list("llrrrrr")))  # fmt: skip
     else:
         out.append(w.note_missing(step, "events_reach"))
+    out.append(w.show_figure(step, "events_reach_rate"))
     out.append(f"## {w.s('events.association_heading')}")
     out += _event_association(w)
     return out

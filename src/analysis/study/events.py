@@ -243,3 +243,48 @@ def _plain(count) -> int | str:
     mark ("<10", "x")."""
     text = str(count).replace(",", "")
     return int(text) if text.isdigit() else str(count)
+
+
+FIGURE_LABELS = {
+    "ja": {"reach": "イベント参加率（%、95%信頼区間）", "hidden": "非表示（小さな人数の保護）"},
+    "en": {"reach": "Reach (%, 95% CI)", "hidden": "hidden (small-count protection)"},
+}  # fmt: skip
+"""Labels of the events-reach figure."""
+
+
+def plot_events_reach(table: pd.DataFrame, *, lang: str = "ja", ax=None):
+    """Reach of the events by group: a seaborn bar per group with its Wilson 95% interval.
+
+    Groups whose reach is hidden (a suppressed count) get no bar and say so. Returns the
+    Axes (redrawable in the other report language).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from analysis.report.i18n import check_lang, figure_labels, with_editions
+
+    lab = figure_labels(FIGURE_LABELS, check_lang(lang))
+    whole = table["dimension"] == "all"
+    t = table.assign(
+        label=(table[f"dimension_{lang}"] + ": " + table[f"group_{lang}"]).where(
+            ~whole, table[f"group_{lang}"]
+        ),
+        reach=pd.to_numeric(table["reach_pct"], errors="coerce"),
+    ).reset_index(drop=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.3 * len(t) + 1.0))
+    sns.barplot(data=t, x="reach", y="label", hue="dimension", dodge=False, legend=False,
+                palette="muted", ax=ax, orient="h")  # fmt: skip
+    shown = t["reach"].notna()
+    lo = pd.to_numeric(t["reach_ci_low"], errors="coerce")
+    hi = pd.to_numeric(t["reach_ci_high"], errors="coerce")
+    ax.errorbar(t.loc[shown, "reach"], t.index[shown],
+                xerr=[t.loc[shown, "reach"] - lo[shown], hi[shown] - t.loc[shown, "reach"]],
+                fmt="none", ecolor="0.2", capsize=2, lw=0.8)  # fmt: skip
+    for i in t.index[~shown]:
+        ax.text(0, i, " " + lab["hidden"], va="center", fontsize="small", color="0.4")
+    ax.set_xlabel(lab["reach"])
+    ax.set_ylabel("")
+    ax.set_xlim(left=0)
+    ax.figure.tight_layout()
+    return with_editions(ax, lang, lambda other: plot_events_reach(table, lang=other))

@@ -257,8 +257,8 @@ def save_results(
 ) -> list:
     """Write the step-03 artifacts the report reads (``REPORT_ARTIFACTS``).
 
-    ``figures`` maps ``steps``, ``love_plot``, ``overlap`` and ``reach_uptake`` to
-    matplotlib figures; ``reach`` is the table of :func:`analysis.study.reach.reach_table`;
+    ``figures`` maps ``steps``, ``love_plot``, ``overlap``, ``reach_uptake`` and
+    ``events_reach_rate`` to matplotlib figures; ``reach`` is the table of :func:`analysis.study.reach.reach_table`;
     ``events`` maps ``reach``, ``summary`` and ``association`` to the results of
     :mod:`analysis.study.events` (``association`` is the pair of
     :func:`~analysis.study.events.attendance_association`).
@@ -302,6 +302,16 @@ def save_results(
             {
                 "ja": "年齢階級・性別・リスク区分・案内状の種類ごとの各事業の参加率のヒートマップ",
                 "en": "Heatmap of each program's uptake by age band, sex, risk tier and letter",
+            },
+        ),
+        "events_reach_rate": (
+            {
+                "ja": "スポーツ交流イベントの参加率（属性別）",
+                "en": "Reach of the sports-community events by group",
+            },
+            {
+                "ja": "属性ごとのイベント参加率の横棒グラフと95%信頼区間",
+                "en": "Horizontal bars of event reach by group with 95% confidence intervals",
             },
         ),
         "overlap": (
