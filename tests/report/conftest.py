@@ -51,19 +51,83 @@ def _figure(title: str, seed: int, name: str):
 
 
 def _effects(program: str, rows: list[tuple], seed: int) -> pd.DataFrame:
+    """Primary rows; what each could detect comes from ``detectable`` with the outcome SD
+    implied by its standard error and, where given, a reference effect of ``ref``."""
+    from analysis.study.detectable import ReferenceEffect, detectable
+
     g = rng(seed, "effects", program)
+    n1, n0 = 412, 3810
     out = []
-    for outcome, ja, en, unit_ja, unit_en, est, se, passed, headline in rows:
+    for outcome, ja, en, unit_ja, unit_en, est, se, passed, headline, ref in rows:
         est = est + g.normal(0, se / 5)
+        sd = se / np.sqrt(1 / n1 + 1 / n0)
+        power = detectable(n1, n0, sd, 0.0, ReferenceEffect(ref) if ref else None).to_dict()
         out.append(
             {"outcome": outcome, "label_ja": ja, "label_en": en, "unit_ja": unit_ja,
              "unit_en": unit_en, "method": "aipw", "estimate": est, "ci_low": est - 1.96 * se,
              "ci_high": est + 1.96 * se, "p_value": 0.004 if abs(est) > 2 * se else 0.31,
-             "n_treated": 412, "n_control": 3810, "passed": passed,
+             "n_treated": n1, "n_control": n0, "passed": passed,
              "reason": "" if passed else WITHHELD_REASON, "headline": headline,
-             "role": "primary"}
+             "role": "primary", **power}
         )  # fmt: skip
     return pd.DataFrame(out)
+
+
+def _reach(seed: int) -> pd.DataFrame:
+    """The reach table of fabricated offers (through ``reach_table``): a few hundred
+    Vitality and Mystar offers, so that some groups have fewer than 10 participants."""
+    from analysis.study.reach import reach_table
+
+    g = rng(seed, "reach")
+    n = 900
+    program = np.where(g.random(n) < 0.8, "vitality", "mystar")
+    tier = np.where(program == "mystar", "high", np.where(g.random(n) < 0.6, "low", "middle"))
+    ids = [f"Q{i:05d}" for i in range(n)]
+    offers = pd.DataFrame({"person_id": ids, "fiscal_year": 2023, "program": program,
+                           "risk_tier": tier, "offer_date": pd.Timestamp("2023-06-01"),
+                           "letter_variant": np.where(g.random(n) < 0.5, "plain", "nudge")})  # fmt: skip
+    took = g.random(n) < np.where(program == "mystar", 0.25, 0.12)
+    enrollments = pd.DataFrame({"person_id": np.array(ids)[took], "fiscal_year": 2023,
+                                "program": program[took],
+                                "completed": g.random(int(took.sum())) < 0.8})  # fmt: skip
+    birth = pd.Timestamp("1950-01-01") + pd.to_timedelta(g.integers(0, 12_000, n), unit="D")
+    enrollment = pd.DataFrame({"person_id": ids, "sex": np.where(g.random(n) < 0.55, "F", "M"),
+                               "birth_date": birth})  # fmt: skip
+    return reach_table(offers, enrollments, enrollment, 2023)
+
+
+def _events(seed: int) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict]:
+    """The community-event artifacts of fabricated enrollees, events and attendance,
+    through ``analysis.study.events`` (reach, summary, association and its adjustment)."""
+    from analysis.study import events as ev
+    from analysis.study.effects import COVARIATES
+
+    g = rng(seed, "events")
+    n = 1500
+    ids = [f"Q{i:05d}" for i in range(n)]
+    ts = pd.Timestamp
+    enrollment = pd.DataFrame({
+        "person_id": ids, "sex": np.where(g.random(n) < 0.55, "F", "M"),
+        "birth_date": ts("1949-06-01") + pd.to_timedelta(g.integers(0, 20_000, n), unit="D"),
+        "enroll_start": ts("2010-01-01"), "enroll_end": pd.NaT, "death_date": pd.NaT})  # fmt: skip
+    offered = g.random(n) < 0.3
+    offers = pd.DataFrame({"person_id": np.array(ids)[offered], "fiscal_year": 2023,
+                           "program": "vitality", "risk_tier": "low"})  # fmt: skip
+    took = offers.sample(frac=0.2, random_state=int(g.integers(1_000))).assign(completed=True)
+    events = pd.DataFrame({"event_id": [f"E{k:02d}" for k in range(12)],
+                           "date": pd.date_range("2023-04-08", periods=12, freq="4W"),
+                           "theme": "ウォーキング"})  # fmt: skip
+    rows = [(e, p) for e in events["event_id"] for p, u in zip(ids, g.random(n), strict=True)
+            if u < 0.01]  # fmt: skip
+    attendance = pd.DataFrame(rows, columns=["event_id", "person_id"])
+    args = (enrollment, offers, took, events, attendance, 2023)
+    frame = pd.DataFrame({c: g.normal(size=n) for c in COVARIATES if c != "sex"})
+    frame["sex"] = enrollment["sex"]
+    frame["person_id"] = ids
+    frame["treat"] = offered.astype(int)
+    frame["next_exercise_habit"] = (g.random(n) < 0.35).astype(float)
+    table, adjusted = ev.attendance_association(frame, events, attendance, 2023, seed=seed)
+    return ev.events_reach(*args), ev.events_summary(*args), table, adjusted
 
 
 def make_run(
@@ -123,6 +187,8 @@ def make_run(
             "Weighted Kaplan-Meier curves of severe events",
         ),
         ("forest", "部分集団別の効果", "Effects by subgroup"),
+        ("reach_uptake", "属性別の参加率", "Uptake by group"),
+        ("events_reach_rate", "イベントの参加率", "Event reach by group"),
         ("decision_curve", "決定曲線", "Decision curve"),
     ]:
         if not figures:
@@ -214,6 +280,22 @@ def make_run(
         caption={"ja": "事業の案内と参加", "en": "Invitations and uptake"},
         **meta,
     )
+    art.save_table(
+        _reach(seed),
+        run,
+        "03_effect_exercise",
+        "reach",
+        caption={"ja": "属性別の案内・参加・修了", "en": "Offers, uptake and completion by group"},
+        **meta,
+    )
+    ev_reach, ev_summary, ev_table, ev_adjusted = _events(seed)
+    art.save_table(ev_reach, run, "03_effect_exercise", "events_reach",
+                   caption={"ja": "イベントの参加状況", "en": "Event reach"}, **meta)  # fmt: skip
+    art.save_numbers(ev_summary, run, "03_effect_exercise", "events_summary")
+    art.save_table(ev_table, run, "03_effect_exercise", "event_association",
+                   caption={"ja": "イベント参加と運動習慣", "en": "Events and exercise habit"},
+                   **meta)  # fmt: skip
+    art.save_numbers(ev_adjusted, run, "03_effect_exercise", "event_association_adjusted")
     letters = pd.DataFrame(
         {"variant_ja": ["標準通知", "損失回避型", "社会規範型"],
          "variant_en": ["Standard letter", "Loss framing", "Social norm"],
@@ -230,11 +312,11 @@ def make_run(
         **meta,
     )
     ex = _effects("exercise", [
-        ("steps", "1日の歩数", "Daily steps", "歩", "steps", 850.0, 210.0, True, True),
+        ("steps", "1日の歩数", "Daily steps", "歩", "steps", 850.0, 210.0, True, True, 800.0),
         ("exercise_habit", "運動習慣のある人の割合", "Share with an exercise habit",
-         "ポイント", "points", 6.1, 2.2, True, False),
+         "ポイント", "points", 6.1, 2.2, True, False, 6.0),
         ("walking_habit", "歩行習慣のある人の割合", "Share with a walking habit", "ポイント",
-         "points", 3.0, 2.4, False, False),
+         "points", 3.0, 2.4, False, False, 3.0),
     ], seed)  # fmt: skip
     art.save_table(
         ex,
@@ -245,11 +327,12 @@ def make_run(
         **meta,
     )
     costs = _effects("costs", [
-        ("hba1c", "HbA1c", "HbA1c", "%", "%", -0.08, 0.05, True, False),
-        ("sbp", "収縮期血圧", "Systolic blood pressure", "mmHg", "mmHg", -1.9, 1.1, True, False),
-        ("weight", "体重", "Weight", "kg", "kg", -0.6, 0.3, True, False),
+        ("hba1c", "HbA1c", "HbA1c", "%", "%", -0.08, 0.05, True, False, -0.3),
+        ("sbp", "収縮期血圧", "Systolic blood pressure", "mmHg", "mmHg", -1.9, 1.1, True, False,
+         None),
+        ("weight", "体重", "Weight", "kg", "kg", -0.6, 0.3, True, False, -2.5),
         ("total_cost", "年間医療費", "Annual medical cost", "円", "yen", -18500.0, 9100.0, True,
-         True),
+         True, -12000.0),
     ], seed)  # fmt: skip
     art.save_table(
         costs,

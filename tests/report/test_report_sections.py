@@ -482,3 +482,157 @@ def test_cost_rows_state_their_estimand_and_sensitivity_rows_are_marked(run_dir,
         ipw = s("method.ipw")
         assert s("effects.sensitivity", method=ipw) in md
         assert md.count(s("effects.sensitivity", method=s("method.aipw"))) == 0
+
+
+def _years(y) -> str:
+    from analysis.report.markdown import fmt_number
+
+    return fmt_number(y, 1 if y < 10 else 0)
+
+
+def _undetected_rows(run_dir, step):
+    df = art.load_table(run_dir, step, "effects")
+    covers = (df["ci_low"] <= 0) & (df["ci_high"] >= 0)
+    return df[(df["role"] == "primary") & (~df["passed"].astype(bool) | covers)]
+
+
+def test_undetected_primary_rows_state_their_mde_and_the_participants_needed(run_dir, sections):
+    from analysis.report.markdown import auto_digits, fmt_number
+
+    for step, n in (("03_effect_exercise", 6), ("04_effect_costs", 7)):
+        rows = _undetected_rows(run_dir, step)
+        assert len(rows), step  # the fixture plants a withheld and a non-significant row
+        shown = art.load_table(run_dir, step, "effects")
+        for lang in LANGS:
+            md = sections[lang][n]
+            assert f"## {Strings(lang)('power.heading')}" in md
+            items = [line for line in md.splitlines() if line.startswith("- ")]
+            assert len(items) == len(rows), (lang, items)
+            for (_, r), line in zip(rows.iterrows(), items, strict=True):
+                assert line.startswith(f"- {r[f'label_{lang}']}:")
+                assert fmt_number(r["mde"], auto_digits(r["mde"])) in line
+                if r["n_required"] > r["n_treated"]:
+                    assert fmt_number(r["n_required"], 0) in line
+                    assert _years(r["years_required"]) in line
+            detected = shown[shown["passed"].astype(bool) & ~shown.index.isin(rows.index)]
+            for label in detected[f"label_{lang}"]:
+                assert not any(line.startswith(f"- {label}:") for line in items)
+
+
+def test_a_withheld_headline_states_its_mde_in_the_summary(run_dir, tmp_path):
+    from analysis.report.markdown import auto_digits, fmt_number
+
+    run = tmp_path / "FY2023" / "withheld"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    df = art.load_table(run, "04_effect_costs", "effects")
+    head = df["headline"].astype(bool)
+    df.loc[head, "passed"] = False
+    df.loc[head, "reason"] = "participants in the analysis >= 100 (observed 61)"
+    for needed in (3_876.0, 9_876.0):  # 9.4 years, then 24: "more than 20 years"
+        df.loc[head, "n_required"] = needed
+        df.loc[head, "years_required"] = needed / df.loc[head, "n_treated"]
+        art.save_table(df, run, "04_effect_costs", "effects")
+        r = df[head].iloc[0]
+        for lang in LANGS:
+            md, _ = section_markdown(run, 1, lang)
+            line = next(x for x in md.splitlines() if x.startswith(f"- {r[f'label_{lang}']}:"))
+            assert fmt_number(r["mde"], auto_digits(r["mde"])) in line
+            assert fmt_number(needed, 0) in line
+            long = r["years_required"] > 20
+            assert (_years(r["years_required"]) in line) != long, line
+            assert ("20" in line) if long else True
+    # the same row with too few people to show gives no MDE either
+    df.loc[head, "n_treated"] = 7
+    art.save_table(df, run, "04_effect_costs", "effects")
+    md, _ = section_markdown(run, 1, "en")
+    assert "9,876" not in md
+
+
+def test_reach_rows_show_rates_with_their_intervals_and_hide_small_groups(run_dir, sections):
+    from analysis.report.markdown import fmt_number
+
+    reach = art.load_table(run_dir, "03_effect_exercise", "reach")
+    assert (reach[["n_enrolled", "n_completed"]].astype(str) == "<10").any().any()
+    for lang in LANGS:
+        md = sections[lang][5]
+        s = Strings(lang)
+        assert f"## {s('reach.heading')}" in md and "#fig-03-effect-exercise-reach-uptake" in md
+        lines = [x for x in md.splitlines() if x.startswith(f"| {reach[f'program_{lang}'][0]} |")]
+        rows = reach[reach["program"] == reach["program"][0]]
+        assert len(lines) == len(rows)
+        for (_, r), line in zip(rows.iterrows(), lines, strict=True):
+            if pd.notna(r["uptake_pct"]):
+                ci = s("label.ci_range", lo=fmt_number(r["uptake_ci_low"], 1),
+                       hi=fmt_number(r["uptake_ci_high"], 1))  # fmt: skip
+                assert f"{fmt_number(r['uptake_pct'], 1)} ({ci})" in line, line
+            else:
+                assert f"| {fmt_number(r['uptake_pct'], 1)} (" not in line
+
+
+def test_event_association_is_worded_as_an_association_with_its_adjustment_set(
+    run_dir, sections, tmp_path
+):
+    from analysis.report.markdown import fmt_number, fmt_signed
+    from analysis.study.exercise import covariate_label
+
+    adj = art.load_numbers(run_dir, "03_effect_exercise", "event_association_adjusted")
+    assert adj["estimate"] is not None
+    for lang in LANGS:
+        md, s = sections[lang][5], Strings(lang)
+        assert s("events.caution") in md and f"## {s('events.association_heading')}" in md
+        for c in adj["covariates"]:
+            if c != "treat":
+                assert covariate_label(c, lang) in md, c
+        assert fmt_signed(100 * adj["estimate"], 1) in md
+        assert fmt_number(100 * adj["ci_low"], 1) in md
+    run = tmp_path / "FY2023" / "events"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    art.save_numbers({**adj, "estimate": None, "ci_low": None, "ci_high": None,
+                      "error": "perfect separation"}, run, "03_effect_exercise",
+                     "event_association_adjusted")  # fmt: skip
+    for lang in LANGS:
+        md, _ = section_markdown(run, 5, lang)
+        assert "perfect separation" in md and Strings(lang)("events.caution") in md
+        assert fmt_signed(100 * adj["estimate"], 1) not in md
+
+
+def _logic_rows(md: str) -> list[list[str]]:
+    table = md[md.index("| ") : md.index("{#tbl-logic-model}")]
+    lines = [x for x in table.splitlines() if x.startswith("| ")][1:]
+    return [[c.strip() for c in x.strip("|").split("|")] for x in lines]
+
+
+def test_logic_model_shows_one_indicator_per_level_and_its_change(run_dir, runs_root, sections):
+    from analysis.report.markdown import fmt_number, fmt_signed
+
+    prev = previous_run(run_dir)
+    offered = [
+        pd.to_numeric(art.load_table(r, "03_effect_exercise", "participation")["n_offered"]).sum()
+        for r in (prev, run_dir)
+    ]
+    savings = art.load_numbers(run_dir, "04_effect_costs", "roi")["savings_yen"] / 1000
+    for lang in LANGS:
+        s = Strings(lang)
+        md = sections[lang][2]
+        md = md[md.index(f"## {s('logic.heading')}") :]
+        rows = _logic_rows(md)
+        levels = ("inputs", "activities", "outputs", "outcomes", "impact")
+        assert [r[0] for r in rows] == [s(f"logic.{lv}") for lv in levels]
+        activities = rows[1]
+        assert activities[3:] == [fmt_number(offered[0], 0), fmt_number(offered[1], 0),
+                                  fmt_signed(offered[1] - offered[0], 0)]  # fmt: skip
+        assert rows[4][4] == fmt_number(savings, 0)
+        assert prev.name in md
+
+
+def test_logic_model_withholds_what_the_report_withholds(run_dir, tmp_path):
+    run = tmp_path / "FY2023" / "withheld"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    roi = art.load_numbers(run, "04_effect_costs", "roi")
+    art.save_numbers({**roi, "passed": False, "reason": "x"}, run, "04_effect_costs", "roi")
+    eff = art.load_table(run, "03_effect_exercise", "effects")
+    art.save_table(eff.assign(passed=False), run, "03_effect_exercise", "effects")
+    md, _ = section_markdown(run, 2, "en")  # no previous year beside this copy
+    rows = _logic_rows(md[md.index("## Logic model") :])
+    assert rows[3][3:] == ["—", "—", "—"] and rows[4][3:] == ["—", "—", "—"]
+    assert rows[0][4] == "4,730" and rows[0][3] == "—"

@@ -10,7 +10,10 @@ Conventions for table artifacts:
 - count columns hold whole numbers (or ``"<10"`` / ``"x"`` when already suppressed);
   the report suppresses them again before display (:mod:`analysis.report.publish`);
 - effect tables carry ``passed`` and ``reason`` from ``Diagnostics``: an estimate that
-  failed its diagnostics is shown as 判定保留 (withheld) with the reason;
+  failed its diagnostics is shown as 判定保留 (withheld) with the reason; a primary row
+  also carries what it could detect (``mde``, ``reference_effect``, ``n_required``,
+  ``years_required``; :mod:`analysis.study.detectable`), stated when it is withheld or
+  its interval includes zero;
 - ``save_table(..., caption=, population=, period=)`` gives caption, population and
   period in both languages; ``save_figure(..., caption=, alt=)`` caption and alt text.
 
@@ -56,7 +59,7 @@ class ArtifactSpec:
 _EFFECT_COLUMNS = (
     "outcome", "label_ja", "label_en", "unit_ja", "unit_en", "method", "estimate",
     "ci_low", "ci_high", "p_value", "n_treated", "n_control", "passed", "reason", "headline",
-    "role",
+    "role", "mde", "reference_effect", "n_required", "years_required",
 )  # fmt: skip
 
 REPORT_ARTIFACTS: tuple[ArtifactSpec, ...] = (
@@ -89,6 +92,26 @@ REPORT_ARTIFACTS: tuple[ArtifactSpec, ...] = (
                  ("variant_ja", "variant_en", "n_offered", "n_enrolled", "uptake_pct",
                   "diff_pct", "ci_low", "ci_high"),
                  ("n_offered", "n_enrolled")),
+    ArtifactSpec("03_effect_exercise", "reach", "table", (5,),
+                 ("program", "program_ja", "program_en", "dimension", "dimension_ja",
+                  "dimension_en", "group_ja", "group_en", "n_offered", "n_enrolled",
+                  "n_completed", "uptake_pct", "uptake_ci_low", "uptake_ci_high",
+                  "completion_pct", "completion_ci_low", "completion_ci_high"),
+                 ("n_offered", "n_enrolled", "n_completed")),
+    ArtifactSpec("03_effect_exercise", "reach_uptake", "figure", (5,)),
+    ArtifactSpec("03_effect_exercise", "events_summary", "numbers", (5,),
+                 ("n_events", "n_attendances", "n_attendees_nhi", "n_repeat")),
+    ArtifactSpec("03_effect_exercise", "events_reach", "table", (5,),
+                 ("dimension", "dimension_ja", "dimension_en", "group_ja", "group_en",
+                  "n_enrollees", "n_attendees", "n_repeat", "reach_pct", "reach_ci_low",
+                  "reach_ci_high", "repeat_pct", "repeat_ci_low", "repeat_ci_high"),
+                 ("n_enrollees", "n_attendees", "n_repeat")),
+    ArtifactSpec("03_effect_exercise", "events_reach_rate", "figure", (5,)),
+    ArtifactSpec("03_effect_exercise", "event_association", "table", (5,),
+                 ("group", "group_ja", "group_en", "n", "share_with_habit"), ("n",)),
+    ArtifactSpec("03_effect_exercise", "event_association_adjusted", "numbers", (5,),
+                 ("estimate", "ci_low", "ci_high", "n_attended", "n_not_attended",
+                  "covariates", "method", "error")),
     ArtifactSpec("03_effect_exercise", "steps", "figure", (6,)),
     ArtifactSpec("03_effect_exercise", "effects", "table", (1, 6), _EFFECT_COLUMNS,
                  ("n_treated", "n_control")),

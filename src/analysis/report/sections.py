@@ -9,6 +9,7 @@ section comes back as a :class:`~analysis.report.markdown.ReportBlock` in both l
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 from collections.abc import Callable
@@ -203,11 +204,79 @@ def _effect_rows(w: _Writer, df: pd.DataFrame) -> pd.DataFrame:
 def _effects_table(w: _Writer, step: str, name: str = "effects") -> str:
     if not w.has(step, name):
         return w.note_missing(step, name)
-    body = _effect_rows(w, w.table(step, name))
+    df = w.table(step, name)
+    body = _effect_rows(w, df)
     headers = [w.s(f"col.{c}") for c in
                ("outcome", "method", "estimate", "ci95", "p_value", "n_treated", "n_control",
                 "verdict")]  # fmt: skip
-    return w.show_table(step, name, body, headers, list("llrrrrrl"))
+    table = w.show_table(step, name, body, headers, list("llrrrrrl"))
+    items = [f"- {escape(line)}" for line in _detectable_lines(w, df)]
+    if not items:
+        return table
+    return "\n\n".join([table, f"## {w.s('power.heading')}", w.s("power.intro"), "\n".join(items)])
+
+
+def _undetected(w: _Writer, r) -> bool:
+    """A primary row shown as withheld, or shown with an interval that includes zero,
+    whose groups are large enough to show (its MDE is then worth stating)."""
+    if r.get("role", "primary") != "primary" or w.small_group(r["n_treated"], r["n_control"]):
+        return False
+    if is_missing(r.get("mde")) or isinstance(r.get("mde"), str):
+        return False
+    if not bool(r["passed"]):
+        return True
+    return bool(r["ci_low"] <= 0 <= r["ci_high"])
+
+
+YEARS_SHOWN_MAX = 20
+"""Beyond this many years at this year's number of participants, the report says "more
+than 20 years" rather than a number no plan would use."""
+
+
+def _need_text(w: _Writer, r, key: str = "need") -> str:
+    """The participants needed for the row's reference effect ("" without one)."""
+    effect, n = r.get("reference_effect"), r.get("n_required")
+    if is_missing(effect) or is_missing(n):
+        return ""
+    unit = w.text(r, "unit")
+    shown = fmt_signed(effect, auto_digits(effect))
+    if not math.isfinite(float(n)):
+        return w.s("power.need_never", effect=shown, unit=unit)
+    if float(n) <= float(r["n_treated"]):
+        return w.s("power.need_met", effect=shown, unit=unit)
+    years = float(r["years_required"])
+    if years > YEARS_SHOWN_MAX:  # accumulating years alone will not get there
+        key = f"{key}_long"
+    return w.s(f"power.{key}", effect=shown, unit=unit, n=fmt_number(n, 0),
+               years=fmt_number(years, 1 if years < 10 else 0), max=YEARS_SHOWN_MAX,
+               mde=fmt_number(r["mde"], auto_digits(r["mde"])))  # fmt: skip
+
+
+def _detectable_lines(w: _Writer, df: pd.DataFrame) -> list[str]:
+    """One sentence per undetected primary row: its MDE and the participants it needs."""
+    lines = []
+    for _, r in df.iterrows():
+        if not _undetected(w, r):
+            continue
+        mde = fmt_number(r["mde"], auto_digits(r["mde"]))
+        item = w.s("power.item", label=w.text(r, "label"), unit=w.text(r, "unit"), mde=mde,
+                   n_treated=w.count(r["n_treated"]), n_control=w.count(r["n_control"]))  # fmt: skip
+        need = _need_text(w, r)
+        lines.append(f"{item} {need}".strip() if w.lang == "en" else item + need)
+    return lines
+
+
+def _detectable_summary(w: _Writer, r) -> str:
+    """The headline's short statement of its MDE (and the participants needed)."""
+    if not _undetected(w, r):
+        return ""
+    unit = w.text(r, "unit")
+    effect, n = r.get("reference_effect"), r.get("n_required")
+    mde = fmt_number(r["mde"], auto_digits(r["mde"]))
+    if (is_missing(effect) or is_missing(n) or not math.isfinite(float(n))
+            or float(n) <= float(r["n_treated"])):  # fmt: skip
+        return w.s("power.summary_mde", mde=mde, unit=unit)
+    return _need_text(w, r, key="summary")
 
 
 def _headlines(w: _Writer) -> list[str]:
@@ -219,16 +288,17 @@ def _headlines(w: _Writer) -> list[str]:
         df = w.table(step, "effects")
         for _, r in df[df["headline"].astype(bool)].iterrows():
             small = w.small_group(r["n_treated"], r["n_control"])
+            power = _detectable_summary(w, r)
+            sep = " " if w.lang == "en" and power else ""
             if small:
                 lines.append(w.s("summary.effect_small", label=w.text(r, "label"), min=w.min))
             elif not bool(r["passed"]):
-                lines.append(
-                    w.s(
-                        "summary.effect_withheld",
-                        label=w.text(r, "label"),
-                        reason=w.reason(r) or w.s("label.not_recorded"),
-                    )
+                text = w.s(
+                    "summary.effect_withheld",
+                    label=w.text(r, "label"),
+                    reason=w.reason(r) or w.s("label.not_recorded"),
                 )
+                lines.append(text + sep + power)
             else:
                 key = (
                     "summary.effect_sig"
@@ -236,16 +306,15 @@ def _headlines(w: _Writer) -> list[str]:
                     else "summary.effect_nonsig"
                 )
                 d = _digits(r)
-                lines.append(
-                    w.s(
-                        key,
-                        label=w.text(r, "label"),
-                        unit=w.text(r, "unit"),
-                        est=fmt_signed(r["estimate"], d),
-                        lo=fmt_number(r["ci_low"], d),
-                        hi=fmt_number(r["ci_high"], d),
-                    )
+                text = w.s(
+                    key,
+                    label=w.text(r, "label"),
+                    unit=w.text(r, "unit"),
+                    est=fmt_signed(r["estimate"], d),
+                    lo=fmt_number(r["ci_low"], d),
+                    hi=fmt_number(r["ci_high"], d),
                 )
+                lines.append(text + sep + power)
     return [f"- {escape(line)}" if not line.startswith(">") else line for line in lines]
 
 
@@ -349,7 +418,48 @@ def section_2(w: _Writer) -> list[str]:
         out.append(w.s("program.budget", budget=fmt_number(roi["budget_yen"] / 1000, 0)))
     else:
         out.append(w.note_missing("04_effect_costs", "roi"))
+    out += [f"## {w.s('logic.heading')}", w.s("logic.intro"), _logic_model(w)]
     return out
+
+
+def _logic_model(w: _Writer) -> str:
+    """The logic-model table: each level, what it holds, its indicator this year and last
+    year, and the change (counts under 10 and withheld effects shown as such)."""
+    from analysis.report.logic_model import (
+        COUNT_LEVELS,
+        LEVELS,
+        logic_model_figures,
+        outcome_row,
+    )
+
+    now = logic_model_figures(w.run_dir)
+    prev = previous_run(w.run_dir)
+    before = logic_model_figures(prev) if prev is not None else dict.fromkeys(LEVELS)
+    year = fiscal_year_of(w.run_dir)
+    rows = []
+    for level in LEVELS:
+        a, b = now[level], before[level]
+        if level in COUNT_LEVELS:
+            shown = [w.count(b), w.count(a)]
+            hide = w.small_group(*(v for v in (a, b) if v is not None))
+            change = "—" if None in (a, b) or hide else fmt_signed(a - b, 0)
+        else:
+            d = auto_digits(a if a is not None else b) if level == "outcomes" else 0
+            shown = [fmt_number(b, d), fmt_number(a, d)]
+            change = "—" if None in (a, b) else fmt_signed(a - b, d)
+        indicator = w.s(f"logic.{level}_indicator")
+        if level == "outcomes":
+            row = outcome_row(w.run_dir)
+            if row is not None:
+                unit = w.text(row, "unit").strip("（）() ")  # "（割合の差）" -> "割合の差"
+                indicator = w.s("logic.outcomes_effect", label=w.text(row, "label"), unit=unit)
+        rows.append([w.s(f"logic.{level}"), w.s(f"logic.{level}_what"), indicator, *shown,
+                     change])  # fmt: skip
+    headers = [w.s("logic.level"), w.s("logic.what"), w.s("logic.indicator"),
+               w.s("yoy.previous", year=(year or 1) - 1), w.s("yoy.current", year=year or ""),
+               w.s("yoy.change")]  # fmt: skip
+    cap = w.s("logic.caption", previous=prev.name if prev is not None else "—")
+    return pipe_table(pd.DataFrame(rows), headers, cap, "tbl-logic-model", list("lllrrr"))
 
 
 def section_3(w: _Writer) -> list[str]:
@@ -580,7 +690,136 @@ def section_5(w: _Writer) -> list[str]:
         )
     else:
         out.append(w.note_missing("03_effect_exercise", "letter_experiment"))
+    out.append(f"## {w.s('reach.heading')}")
+    out.append(w.s("reach.intro"))
+    out.append(_reach_table(w))
+    out.append(w.show_figure("03_effect_exercise", "reach_uptake"))
+    out += _events(w)
     return out
+
+
+def _events(w: _Writer) -> list[str]:
+    """The sports-community events: reach by group, and the association of attendance
+    with next year's exercise habit, stated as such with its adjustment set."""
+    step = "03_effect_exercise"
+    out = [f"## {w.s('events.heading')}"]
+    if w.has(step, "events_summary"):
+        n = w.numbers(step, "events_summary")
+        out.append(w.s("events.summary", n_events=fmt_number(n["n_events"], 0),
+                       **{k: escape(w.count(n[k])) for k in ("n_attendances",
+                                                              "n_attendees_nhi", "n_repeat")}))  # fmt: skip
+    else:
+        out.append(w.note_missing(step, "events_summary"))
+    if w.has(step, "events_reach"):
+        counts = ["n_enrollees", "n_attendees", "n_repeat"]
+        derived = {f"{r}{x}": cols for r, cols in (("reach", counts[:2]), ("repeat", counts[1:]))
+                   for x in ("_pct", "_ci_low", "_ci_high")}  # fmt: skip
+        df = w.table(step, "events_reach")
+        df = pd.concat([w.suppress(b, counts, known_totals="columns", derived=derived)
+                        for _, b in df.groupby("dimension", sort=False)])  # fmt: skip
+        body = pd.DataFrame(
+            {
+                0: df[f"dimension_{w.lang}"],
+                1: df[f"group_{w.lang}"],
+                2: df["n_enrollees"],
+                3: df["n_attendees"],
+                4: [_rate_cell(w, *v) for v in
+                    df[["reach_pct", "reach_ci_low", "reach_ci_high"]].to_numpy()],
+                5: df["n_repeat"],
+                6: [_rate_cell(w, *v) for v in
+                    df[["repeat_pct", "repeat_ci_low", "repeat_ci_high"]].to_numpy()],
+            }
+        )  # fmt: skip
+        cols = ("dimension", "group", "n_enrollees", "n_attendees", "events_reach_ci",
+                "n_repeat", "repeat_ci")  # fmt: skip
+        out.append(w.s("events.reach_intro"))
+        out.append(w.show_table(step, "events_reach", body, [w.s(f"col.{c}") for c in cols],
+                                list("llrrrrr")))  # fmt: skip
+    else:
+        out.append(w.note_missing(step, "events_reach"))
+    out.append(w.show_figure(step, "events_reach_rate"))
+    out.append(f"## {w.s('events.association_heading')}")
+    out += _event_association(w)
+    return out
+
+
+def _event_association(w: _Writer) -> list[str]:
+    from analysis.study.exercise import covariate_label
+
+    step, out = "03_effect_exercise", []
+    if not (w.has(step, "event_association") and w.has(step, "event_association_adjusted")):
+        for name in ("event_association", "event_association_adjusted"):
+            if not art.has_artifact(w.run_dir, step, name):
+                out.append(w.note_missing(step, name))
+        return out
+    df = w.suppress(w.table(step, "event_association"), ["n"], known_totals="columns",
+                    derived={"share_with_habit": ["n"]})  # fmt: skip
+    share = {r["group"]: r["share_with_habit"] for _, r in df.iterrows()}
+
+    def pct(v) -> str:
+        return v if isinstance(v, str) else fmt_number(100 * v, 1) if not is_missing(v) else "—"
+
+    adj = w.numbers(step, "event_association_adjusted")
+    # the artifact lists every adjustment variable; the wording names Vitality
+    # participation ("treat") itself, after the baseline covariates
+    names = [covariate_label(c, w.lang) for c in adj["covariates"] if c != "treat"]
+    sep = "、" if w.lang == "ja" else ", "
+    common = dict(attended=pct(share.get("attended")), not_attended=pct(share.get("not_attended")),
+                  covariates=sep.join(names))  # fmt: skip
+    if is_missing(adj.get("estimate")) or w.small_group(adj["n_attended"], adj["n_not_attended"]):
+        reason = adj.get("error") or w.s("label.not_recorded")
+        out.append(w.s("events.association_withheld", reason=reason, **common))
+    else:
+        out.append(w.s("events.association", est=fmt_signed(100 * adj["estimate"], 1),
+                       lo=fmt_number(100 * adj["ci_low"], 1),
+                       hi=fmt_number(100 * adj["ci_high"], 1), **common))  # fmt: skip
+    out.append(w.s("events.caution"))
+    body = pd.DataFrame({0: df[f"group_{w.lang}"], 1: df["n"],
+                         2: [pct(v) for v in df["share_with_habit"]]})  # fmt: skip
+    headers = [w.s("col.attendance"), w.s("col.n"), w.s("col.share_habit")]
+    out.append(w.show_table(step, "event_association", body, headers, list("lrr")))
+    return out
+
+
+def _rate_cell(w: _Writer, pct, lo, hi) -> str:
+    """``"12.1 (7.3〜19.2)"``; a hidden rate keeps its mark, a rate of nobody is "—"."""
+    if isinstance(pct, str):
+        return pct
+    if is_missing(pct):
+        return "—"
+    return f"{fmt_number(pct, 1)} ({w.ci(lo, hi, 1)})"
+
+
+def _reach_table(w: _Writer) -> str:
+    """Offers, uptake and completion by group, suppressed again block by block (each
+    program and dimension is one count table whose column totals are known)."""
+    step, name = "03_effect_exercise", "reach"
+    if not w.has(step, name):
+        return w.note_missing(step, name)
+    df = w.table(step, name)
+    counts = ["n_offered", "n_enrolled", "n_completed"]
+    derived = {f"{r}{x}": cols for r, cols in (("uptake", counts[:2]), ("completion", counts[1:]))
+               for x in ("_pct", "_ci_low", "_ci_high")}  # fmt: skip
+    blocks = [w.suppress(b, counts, known_totals="columns", derived=derived)
+              for _, b in df.groupby(["program", "dimension"], sort=False)]  # fmt: skip
+    df = pd.concat(blocks)
+    body = pd.DataFrame(
+        {
+            0: df[f"program_{w.lang}"],
+            1: df[f"dimension_{w.lang}"],
+            2: df[f"group_{w.lang}"],
+            3: df["n_offered"],
+            4: df["n_enrolled"],
+            5: [_rate_cell(w, *v) for v in
+                df[["uptake_pct", "uptake_ci_low", "uptake_ci_high"]].to_numpy()],
+            6: df["n_completed"],
+            7: [_rate_cell(w, *v) for v in
+                df[["completion_pct", "completion_ci_low", "completion_ci_high"]].to_numpy()],
+        }
+    )  # fmt: skip
+    cols = ("program", "dimension", "group", "n_offered", "n_participants", "uptake_ci",
+            "n_completed", "completion_ci")  # fmt: skip
+    return w.show_table(step, name, body, [w.s(f"col.{c}") for c in cols], list("lllrrrrr"))
 
 
 def section_6(w: _Writer) -> list[str]:

@@ -12,4 +12,8 @@ effects
     Outcomes, covariates, the estimator runs and the effects table.
 cohort_step, risk_step, exercise, costs, targeting
     Steps 01-05.
+detectable
+    What an effects row could detect: minimum detectable effect, participants needed.
+reach, events
+    Step 03's reach and equity by group, and the sports-community events.
 """

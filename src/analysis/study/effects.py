@@ -21,6 +21,13 @@ from analysis.config import MIN_CELL_COUNT
 from analysis.data.contract import PROGRAM_LABELS
 from analysis.report import publish
 from analysis.seeds import int_seed
+from analysis.study.detectable import (
+    DETECTABLE_COLUMNS,
+    Detectable,
+    detectable,
+    outcome_scale,
+    reference_effects,
+)
 
 COVARIATES = [
     "age_years", "sex", "bmi", "sbp", "hba1c", "ldl", "smoker", "exercise_habit",
@@ -49,8 +56,10 @@ SENSITIVITY_METHODS = ("regression", "ipw", "matching", "dml")
 EFFECT_COLUMNS = [
     "program", "outcome", "label_ja", "label_en", "unit_ja", "unit_en", "method",
     "estimand", "estimate", "ci_low", "ci_high", "p_value", "n_treated", "n_control",
-    "passed", "reason", "reason_ja", "headline", "role",
+    "passed", "reason", "reason_ja", "headline", "role", *DETECTABLE_COLUMNS,
 ]  # fmt: skip
+"""Columns of the effects table; the last four (:data:`DETECTABLE_COLUMNS`) say what a
+primary estimate could detect (:func:`analysis.study.detectable.detectable`)."""
 
 METHOD_JA = {"aipw": "AIPW", "regression": "回帰", "ipw": "IPW", "matching": "マッチング",
              "dml": "DML"}  # fmt: skip
@@ -112,6 +121,10 @@ class Attempt:
     primary : Attempt or None
         For a sensitivity analysis, the primary estimate of the same outcome: when the
         primary is withheld, so is the sensitivity analysis, with the primary's reason.
+    outcome_sd, control_mean : float
+        Standard deviation and mean of the outcome in the comparison group of the data the
+        estimator was given (NaN when not recorded); they size the minimum detectable
+        effect of a primary row (:meth:`detectable`).
     """
 
     program: str
@@ -126,6 +139,16 @@ class Attempt:
     treated_ids: tuple = dataclasses.field(default=(), repr=False, compare=False)
     role: str = "primary"
     primary: Attempt | None = dataclasses.field(default=None, repr=False, compare=False)
+    outcome_sd: float = float("nan")
+    control_mean: float = float("nan")
+
+    def detectable(self, n_treated, n_control) -> Detectable:
+        """The MDE and the participants needed for the outcome's reference effect
+        (:func:`analysis.study.detectable.reference_effects`); primary rows only."""
+        if self.role != "primary":
+            return Detectable()
+        ref = reference_effects().get((self.program, self.outcome.name))
+        return detectable(n_treated, n_control, self.outcome_sd, self.control_mean, ref)
 
     @property
     def own_passed(self) -> bool:
@@ -185,6 +208,7 @@ class Attempt:
             row.update(estimate=float(r.estimate), ci_low=float(r.ci_low),
                        ci_high=float(r.ci_high), p_value=float(r.p_value),
                        n_treated=int(r.n_treated), n_control=int(r.n_control))  # fmt: skip
+        row.update(self.detectable(row["n_treated"], row["n_control"]).to_dict())
         return row
 
 
@@ -306,6 +330,7 @@ def run_methods(
     from analysis.causal.estimate import estimate_effect
 
     data = complete_cases(df, outcome.name)
+    sd, mean = outcome_scale(data, outcome.name)
     out = []
     for method in methods:
         kw = dict(treatment="treat", outcome=outcome.name, covariates=list(covariates),
@@ -317,6 +342,7 @@ def run_methods(
         if method in ("matching",) and n_bootstrap:
             kw["n_bootstrap"] = n_bootstrap
         a = attempt(program, outcome, method, estimate_effect, data, **kw)
+        a = dataclasses.replace(a, outcome_sd=sd, control_mean=mean)
         a = size_gate(a, max(outcome.min_participants, MIN_PARTICIPANTS_METHOD.get(method, 0)))
         out.append(_with_headline(a, method == headline_method))
     return with_primary(out)

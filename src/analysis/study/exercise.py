@@ -241,30 +241,6 @@ def method_check(df: pd.DataFrame, outcome: Outcome, *, seed: int, n_rep: int = 
     return table
 
 
-def attendance_association(
-    df: pd.DataFrame,
-    attendance: pd.DataFrame,
-    events: pd.DataFrame,
-    fiscal_year: int,
-    outcome: str = "next_exercise_habit",
-):
-    """Exercise habit next year by community-event attendance (an association, not an effect).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``attended`` (any event in the fiscal year), ``n``, ``share_with_habit``; groups
-        under 10 suppressed.
-    """
-    ev = events.assign(fy=lambda d: pd.to_datetime(d["date"]).dt.year
-                       - (pd.to_datetime(d["date"]).dt.month < 4))  # fmt: skip
-    ids = set(attendance.merge(ev[ev["fy"] == fiscal_year], on="event_id")["person_id"])
-    d = complete_cases(df, outcome).assign(attended=lambda x: x["person_id"].isin(ids))
-    out = d.groupby("attended")[outcome].agg(n="size", share_with_habit="mean").reset_index()
-    out["n"] = out["n"].astype("int64")
-    return suppress(out, ["n"], complementary=False, derived={"share_with_habit": ["n"]})
-
-
 def save_results(
     run_dir,
     fiscal_year: int,
@@ -276,10 +252,16 @@ def save_results(
     negative,
     check,
     figures,
+    reach=None,
+    events=None,
 ) -> list:
     """Write the step-03 artifacts the report reads (``REPORT_ARTIFACTS``).
 
-    ``figures`` maps ``steps``, ``love_plot`` and ``overlap`` to matplotlib figures.
+    ``figures`` maps ``steps``, ``love_plot``, ``overlap``, ``reach_uptake`` and
+    ``events_reach_rate`` to matplotlib figures; ``reach`` is the table of :func:`analysis.study.reach.reach_table`;
+    ``events`` maps ``reach``, ``summary`` and ``association`` to the results of
+    :mod:`analysis.study.events` (``association`` is the pair of
+    :func:`~analysis.study.events.attendance_association`).
     """
     from analysis.runs import artifacts as art
     from analysis.study.cohort_step import period_text
@@ -310,6 +292,26 @@ def save_results(
             {
                 "ja": "各共変量の標準化平均差の絶対値を調整前後で比較した図",
                 "en": "Absolute standardised mean differences before and after",
+            },
+        ),
+        "reach_uptake": (
+            {
+                "ja": "属性別の参加率（%）",
+                "en": "Uptake (%) by group",
+            },
+            {
+                "ja": "年齢階級・性別・リスク区分・案内状の種類ごとの各事業の参加率のヒートマップ",
+                "en": "Heatmap of each program's uptake by age band, sex, risk tier and letter",
+            },
+        ),
+        "events_reach_rate": (
+            {
+                "ja": "スポーツ交流イベントの参加率（属性別）",
+                "en": "Reach of the sports-community events by group",
+            },
+            {
+                "ja": "属性ごとのイベント参加率の横棒グラフと95%信頼区間",
+                "en": "Horizontal bars of event reach by group with 95% confidence intervals",
             },
         ),
         "overlap": (
@@ -351,10 +353,43 @@ def save_results(
                                 "en": "Method check on this year's design (plasmode)"},
                        population=cohort, period=period, published=True),
     ]  # fmt: skip
+    if reach is not None:
+        paths.append(art.save_table(reach, run_dir, step, "reach",
+                                    caption={"ja": "属性別の案内・参加・修了（95%信頼区間）",
+                                             "en": "Offers, uptake and completion by group "
+                                                   "(95% CIs)"},
+                                    population=offered, period=period, published=True))  # fmt: skip
+    if events is not None:
+        paths += _save_events(run_dir, step, period, events)
     for name, fig in figures.items():
         cap, alt = figure_text[name]
         paths += art.save_figure_editions(fig, run_dir, step, name, caption=cap, alt=alt)
     return paths
+
+
+def _save_events(run_dir, step: str, period: dict, events: dict) -> list:
+    """The community-event artifacts of :func:`save_results`."""
+    from analysis.runs import artifacts as art
+
+    adults = {"ja": "18歳以上の国保加入者", "en": "NHI enrollees aged 18 and over"}
+    offered = {
+        "ja": "Vitality 案内送付者のうち翌年度の健診受診者",
+        "en": "People offered Vitality with a checkup the next year",
+    }
+    table, adjusted = events["association"]
+    return [
+        art.save_table(events["reach"], run_dir, step, "events_reach",
+                       caption={"ja": "スポーツ交流イベントの参加状況（属性別）",
+                                "en": "Reach of the sports-community events by group"},
+                       population=adults, period=period, published=True),
+        art.save_numbers(events["summary"], run_dir, step, "events_summary"),
+        art.save_table(table, run_dir, step, "event_association",
+                       caption={"ja": "イベント参加の有無と翌年度の運動習慣（関連）",
+                                "en": "Exercise habit next year by event attendance "
+                                      "(association)"},
+                       population=offered, period=period, published=True),
+        art.save_numbers(adjusted, run_dir, step, "event_association_adjusted"),
+    ]  # fmt: skip
 
 
 def covariate_label(name: str, lang: str) -> str:
