@@ -92,6 +92,12 @@ def test_small_counts_are_hidden_and_no_person_is_named(table, town):
     assert (counts == "<10").any().any()  # the town has small groups to hide
     ids = set(town[0]["person_id"])
     assert not any(str(v) in ids for v in table.to_numpy().ravel())
+    # nested counts: no shown difference (declined, did not complete) of 1 to 9 people
+    nums = table[["n_offered", "n_enrolled", "n_completed"]].apply(_num).to_numpy()
+    for row in nums:
+        shown = row[~np.isnan(row)]
+        diffs = [a - b for k, a in enumerate(shown) for b in shown[k + 1 :]]
+        assert not any(1 <= d < MIN_CELL_COUNT for d in diffs), row
 
 
 def test_deterministic_and_a_missing_enrollment_record_is_a_clear_error(town, table):

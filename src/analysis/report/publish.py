@@ -215,6 +215,28 @@ def _complement(values, primary, known_totals: str, min_cell_count: int, columns
     return hidden
 
 
+def _nested_hidden(values, hidden, cols, nested, min_cell_count: int) -> np.ndarray:
+    """Inner counts of ``nested`` columns to hide so that no two shown counts of a row
+    differ by 1 to ``min_cell_count - 1`` (see :func:`suppress_small_counts`)."""
+    extra = np.zeros_like(hidden)
+    if not nested:
+        return extra
+    unknown = [c for c in nested if c not in cols]
+    if unknown:
+        raise ValueError(f"suppress_small_counts: nested columns {unknown} are not count columns")
+    idx = [cols.index(c) for c in nested]
+    for i in range(values.shape[0]):
+        changed = True
+        while changed:
+            changed = False
+            shown = [j for j in idx if not (hidden[i, j] or extra[i, j])]
+            for a, b in zip(shown, shown[1:], strict=False):
+                if 1 <= values[i, a] - values[i, b] < min_cell_count:
+                    extra[i, b] = changed = True
+                    break
+    return extra
+
+
 def suppress_small_counts(
     df: pd.DataFrame,
     columns: Sequence[str] | None = None,
@@ -223,6 +245,7 @@ def suppress_small_counts(
     complementary: bool = True,
     known_totals: str = "both",
     derived: Mapping[str, str | Sequence[str]] | None = None,
+    nested: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Return a copy of ``df`` fit to publish: small counts hidden, counts as strings.
 
@@ -245,6 +268,12 @@ def suppress_small_counts(
     derived : mapping, optional
         ``{derived_column: count_column(s)}``: a rate or mean computed from a count is
         hidden (``"x"``) in every row where one of its count cells is hidden.
+    nested : sequence of str, optional
+        Count columns that nest within each row, outermost first (invited, enrolled,
+        completed). The difference of two shown counts of a row is a count too (the
+        people invited who did not enrol): where it is 1 to ``min_cell_count - 1``, the
+        inner count is hidden (``"x"``) before complementary suppression, until no two
+        shown counts of a row differ by a small number.
 
     Returns
     -------
@@ -279,10 +308,11 @@ def suppress_small_counts(
     cols = _count_columns(df, columns)
     values, pre = _parse_counts(df, cols, mark)
     primary = pre | ((values >= 1) & (values < min_cell_count))
+    start = primary | _nested_hidden(values, primary, cols, nested, min_cell_count)
     hidden = (
-        _complement(values, primary, known_totals, min_cell_count, cols)
+        _complement(values, start, known_totals, min_cell_count, cols)
         if complementary
-        else primary
+        else start
     )
     out = df.copy()
     for j, col in enumerate(cols):

@@ -16,6 +16,7 @@ def suppress(
     counts: Sequence[str],
     *,
     derived: Mapping[str, Sequence[str]] | None = None,
+    nested: Sequence[str] | None = None,
     known_totals: str = "both",
     complementary: bool = True,
     min_cell_count: int = MIN_CELL_COUNT,
@@ -25,7 +26,8 @@ def suppress(
     Count columns become text (``"<10"`` / ``"x"`` where hidden); a derived column (a
     rate computed from counts) is missing (NaN) where one of its counts is hidden, so the
     table stays storable as Parquet. A table that cannot be protected hides every count
-    and every derived value. ``df`` is not modified.
+    and every derived value. ``nested``: count columns nested within a row, outermost
+    first (see ``publish.suppress_small_counts``). ``df`` is not modified.
     """
     derived = dict(derived or {})
     try:
@@ -36,6 +38,7 @@ def suppress(
             complementary=complementary,
             known_totals=known_totals,
             derived=derived or None,
+            nested=nested,
         )
     except publish.UnprotectableTable:
         out = df.copy()

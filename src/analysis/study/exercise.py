@@ -75,6 +75,7 @@ def participation(offers: pd.DataFrame, enrollments: pd.DataFrame, fiscal_year: 
         known_totals="columns",
         derived={"uptake_pct": ["n_offered", "n_enrolled"],
                  "completion_pct": ["n_enrolled", "n_completed"]},
+        nested=["n_offered", "n_enrolled", "n_completed"],
     )  # fmt: skip
 
 

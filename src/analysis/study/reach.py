@@ -152,7 +152,7 @@ def _block(g: pd.DataFrame, program: str, dimension: str) -> pd.DataFrame:
         out[f"{rate}_ci_low"], out[f"{rate}_ci_high"] = 100 * lo, 100 * hi
     derived = {f"{rate}{suffix}": list(cols) for rate, cols in RATES.items()
                for suffix in ("_pct", "_ci_low", "_ci_high")}  # fmt: skip
-    return suppress(out, COUNTS, known_totals="columns", derived=derived)
+    return suppress(out, COUNTS, known_totals="columns", derived=derived, nested=COUNTS)
 
 
 def reach_table(offers, enrollments, enrollment, fiscal_year: int) -> pd.DataFrame:
