@@ -310,9 +310,7 @@ def suppress_small_counts(
     primary = pre | ((values >= 1) & (values < min_cell_count))
     start = primary | _nested_hidden(values, primary, cols, nested, min_cell_count)
     hidden = (
-        _complement(values, start, known_totals, min_cell_count, cols)
-        if complementary
-        else start
+        _complement(values, start, known_totals, min_cell_count, cols) if complementary else start
     )
     out = df.copy()
     for j, col in enumerate(cols):
