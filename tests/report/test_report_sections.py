@@ -606,10 +606,11 @@ def test_logic_model_shows_one_indicator_per_level_and_its_change(run_dir, runs_
     from analysis.report.markdown import fmt_number, fmt_signed
 
     prev = previous_run(run_dir)
-    offered = [
-        pd.to_numeric(art.load_table(r, "03_effect_exercise", "participation")["n_offered"]).sum()
-        for r in (prev, run_dir)
-    ]
+    offered, enrolled = (
+        [pd.to_numeric(art.load_table(r, "03_effect_exercise", "participation")[c]).sum()
+         for r in (prev, run_dir)]
+        for c in ("n_offered", "n_enrolled")
+    )  # fmt: skip
     savings = art.load_numbers(run_dir, "04_effect_costs", "roi")["savings_yen"] / 1000
     for lang in LANGS:
         s = Strings(lang)
@@ -621,6 +622,8 @@ def test_logic_model_shows_one_indicator_per_level_and_its_change(run_dir, runs_
         activities = rows[1]
         assert activities[3:] == [fmt_number(offered[0], 0), fmt_number(offered[1], 0),
                                   fmt_signed(offered[1] - offered[0], 0)]  # fmt: skip
+        assert rows[2][3:] == [fmt_number(enrolled[0], 0), fmt_number(enrolled[1], 0),
+                               fmt_signed(enrolled[1] - enrolled[0], 0)]  # fmt: skip
         assert rows[4][4] == fmt_number(savings, 0)
         assert prev.name in md
 

@@ -53,7 +53,8 @@ def logic_model_figures(run_dir: str | os.PathLike) -> dict[str, float | None]:
 
     - inputs: the program budget (thousand yen);
     - activities: people invited to a program;
-    - outputs: people who completed a program;
+    - outputs: people who took part in a program (completions are often hidden: with
+      tens of participants, the non-completers are fewer than 10);
     - outcomes: the headline effect of the exercise program (:func:`outcome_row`, in its
       own unit; ``None`` when withheld);
     - impact: the expected medical-cost savings (thousand yen; ``None`` while the ROI is
@@ -70,7 +71,7 @@ def logic_model_figures(run_dir: str | os.PathLike) -> dict[str, float | None]:
     return {
         "inputs": None if budget is None else float(budget) / 1000,
         "activities": _sum_counts(run_dir, "n_offered"),
-        "outputs": _sum_counts(run_dir, "n_completed"),
+        "outputs": _sum_counts(run_dir, "n_enrolled"),
         "outcomes": _outcome(run_dir),
         "impact": None if savings is None else float(savings) / 1000,
     }
