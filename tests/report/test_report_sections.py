@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -639,3 +640,17 @@ def test_logic_model_withholds_what_the_report_withholds(run_dir, tmp_path):
     rows = _logic_rows(md[md.index("## Logic model") :])
     assert rows[3][3:] == ["—", "—", "—"] and rows[4][3:] == ["—", "—", "—"]
     assert rows[0][4] == "4,730" and rows[0][3] == "—"
+
+
+def test_a_withheld_negative_control_says_so_instead_of_a_verdict(run_dir, tmp_path):
+    run = tmp_path / "FY2023" / "neg"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    neg = art.load_table(run, "03_effect_exercise", "negative_controls")
+    withheld = neg.assign(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
+                          passed=False)  # fmt: skip
+    art.save_table(withheld, run, "03_effect_exercise", "negative_controls")
+    for lang in LANGS:
+        s = Strings(lang)
+        md, _ = section_markdown(run, 9, lang)
+        assert md.count(s("negative.withheld")) == len(neg)
+        assert s("negative.flag") not in md

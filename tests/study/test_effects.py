@@ -174,3 +174,22 @@ def test_too_few_participants_withhold_the_estimate():
     assert primary.result.n_treated < 1000
     base = dataclasses.replace(primary, result=_result(True))  # n_treated = 50
     assert size_gate(base, 50).passed and not size_gate(base, 51).passed
+
+
+def test_cost_negative_controls_need_as_many_participants_as_the_cost_effects():
+    from analysis.study.effects import MIN_PARTICIPANTS_COSTS
+    from analysis.study.exercise import negative_controls
+
+    def frame(n_treated):
+        df = _frame(1500, n_treated=n_treated)
+        g = rng(5, "test", "negative-controls")
+        df["cost_dental_prior"] = g.gamma(0.5, 40_000, len(df))
+        df["cost_total_prior"] = np.exp(df["log_cost_total_prior"])
+        return df
+
+    few = negative_controls(frame(MIN_PARTICIPANTS_COSTS - 40), seed=1)
+    assert few["estimate"].isna().all() and not few["passed"].any()
+    assert few["reason"].str.contains(f">= {MIN_PARTICIPANTS_COSTS}").all()
+    enough = negative_controls(frame(MIN_PARTICIPANTS_COSTS + 100), seed=1)
+    assert enough["estimate"].notna().all()
+    assert enough["passed"].all()  # treatment is random here: no effect on earlier costs

@@ -929,7 +929,14 @@ def section_9(w: _Writer) -> list[str]:
                     for a, b, d in zip(df["ci_low"], df["ci_high"], digits, strict=True)
                 ],
                 3: [fmt_p(p) for p in df["p_value"]],
-                4: [w.s("negative.ok") if bool(p) else w.s("negative.flag") for p in df["passed"]],
+                4: [
+                    w.s("negative.withheld")
+                    if not math.isfinite(e)
+                    else w.s("negative.ok")
+                    if bool(p)
+                    else w.s("negative.flag")
+                    for e, p in zip(df["estimate"].astype(float), df["passed"], strict=True)
+                ],  # fmt: skip
             }
         )
         headers = [w.s(f"col.{c}") for c in ("outcome", "estimate", "ci95", "p_value", "verdict")]

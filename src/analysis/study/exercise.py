@@ -18,7 +18,14 @@ from analysis.data.contract import PROGRAM_LABELS
 from analysis.report.i18n import check_lang, with_editions
 from analysis.seeds import int_seed
 from analysis.study.disclosure import suppress
-from analysis.study.effects import COVARIATES, Attempt, Outcome, attempt, complete_cases
+from analysis.study.effects import (
+    COVARIATES,
+    MIN_PARTICIPANTS_COSTS,
+    Attempt,
+    Outcome,
+    attempt,
+    complete_cases,
+)
 
 EXERCISE_OUTCOMES = (
     Outcome("next_exercise_habit", "翌年度の運動習慣あり", "Exercise habit next year",
@@ -201,7 +208,10 @@ def negative_controls(df: pd.DataFrame, *, seed: int, program: str = "vitality")
     -------
     pandas.DataFrame
         ``outcome``, ``label_ja``, ``label_en``, ``estimate``, ``ci_low``, ``ci_high``,
-        ``p_value``, ``passed`` (the interval covers zero) and ``reason``.
+        ``p_value``, ``passed`` (the interval covers zero) and ``reason``. The controls
+        are costs: with fewer than :data:`MIN_PARTICIPANTS_COSTS` participants their
+        intervals are not honest (the recovery benchmark: 83% coverage at the default
+        city's size), so the row is withheld (no estimate, the reason says why).
     """
     from analysis.causal.estimate import estimate_effect
 
@@ -213,10 +223,16 @@ def negative_controls(df: pd.DataFrame, *, seed: int, program: str = "vitality")
                     seed=int_seed(seed, "negative_control", o.name))  # fmt: skip
         row = a.to_row()
         covers = bool(a.result is not None and a.result.ci_low <= 0 <= a.result.ci_high)
+        reason = a.error or ("" if covers else "interval excludes 0")
+        if a.result is not None and a.result.n_treated < MIN_PARTICIPANTS_COSTS:
+            # costs: too few participants for an honest interval (as for the cost effects)
+            row |= dict.fromkeys(("estimate", "ci_low", "ci_high", "p_value"), np.nan)
+            covers = False
+            reason = (f"participants in the analysis >= {MIN_PARTICIPANTS_COSTS} not met "
+                      f"(observed {int(a.result.n_treated)})")  # fmt: skip
         rows.append(dict(outcome=o.name, label_ja=o.label_ja, label_en=o.label_en,
                          estimate=row["estimate"], ci_low=row["ci_low"], ci_high=row["ci_high"],
-                         p_value=row["p_value"], passed=covers,
-                         reason=a.error or ("" if covers else "interval excludes 0")))  # fmt: skip
+                         p_value=row["p_value"], passed=covers, reason=reason))  # fmt: skip
     return pd.DataFrame(rows)
 
 
