@@ -37,10 +37,13 @@ EXERCISE_OUTCOMES = (
 OUTCOME_COLUMNS = [o.name for o in EXERCISE_OUTCOMES]
 """Their columns in the cohort's ``outcomes`` table."""
 NEGATIVE_CONTROLS = (
-    Outcome("cost_dental_prior", "前年の歯科医療費", "Dental cost, prior year", "円", "yen"),
-    Outcome("cost_total_prior", "前年の医療費", "Medical cost, prior year", "円", "yen"),
+    Outcome("cost_dental_prior", "前年の歯科医療費", "Dental cost, prior year", "円", "yen",
+            "two_part", MIN_PARTICIPANTS_COSTS),
+    Outcome("cost_total_prior", "前年の医療費", "Medical cost, prior year", "円", "yen",
+            "two_part", MIN_PARTICIPANTS_COSTS),
 )  # fmt: skip
-"""Outcomes the program cannot have changed (measured before the index date)."""
+"""Outcomes the program cannot have changed (measured before the index date): costs,
+estimated as the cost effects are (two-part AIPW, the same minimum participants)."""
 PLASMODE_METHODS = ("regression", "ipw", "aipw", "matching")
 PLASMODE_REPS = 20
 PLASMODE_EFFECT = 0.10
@@ -209,9 +212,10 @@ def negative_controls(df: pd.DataFrame, *, seed: int, program: str = "vitality")
     pandas.DataFrame
         ``outcome``, ``label_ja``, ``label_en``, ``estimate``, ``ci_low``, ``ci_high``,
         ``p_value``, ``passed`` (the interval covers zero) and ``reason``. The controls
-        are costs: with fewer than :data:`MIN_PARTICIPANTS_COSTS` participants their
-        intervals are not honest (the recovery benchmark: 83% coverage at the default
-        city's size), so the row is withheld (no estimate, the reason says why).
+        are costs, estimated like the cost effects: with fewer than
+        :data:`MIN_PARTICIPANTS_COSTS` participants their intervals are not honest (the
+        recovery benchmark: 83% coverage at the default city's size), so the row is
+        withheld (no estimate, the reason says why).
     """
     from analysis.causal.estimate import estimate_effect
 
@@ -220,15 +224,16 @@ def negative_controls(df: pd.DataFrame, *, seed: int, program: str = "vitality")
         cov = [c for c in COVARIATES if c != "log_cost_total_prior" or o.name != "cost_total_prior"]
         a = attempt(program, o, "aipw", estimate_effect, df, treatment="treat", outcome=o.name,
                     covariates=cov, method="aipw", estimand="ATT", n_jobs=1,
+                    outcome_model=o.outcome_model,
                     seed=int_seed(seed, "negative_control", o.name))  # fmt: skip
         row = a.to_row()
         covers = bool(a.result is not None and a.result.ci_low <= 0 <= a.result.ci_high)
         reason = a.error or ("" if covers else "interval excludes 0")
-        if a.result is not None and a.result.n_treated < MIN_PARTICIPANTS_COSTS:
+        if a.result is not None and a.result.n_treated < o.min_participants:
             # costs: too few participants for an honest interval (as for the cost effects)
             row |= dict.fromkeys(("estimate", "ci_low", "ci_high", "p_value"), np.nan)
             covers = False
-            reason = (f"participants in the analysis >= {MIN_PARTICIPANTS_COSTS} not met "
+            reason = (f"participants in the analysis >= {o.min_participants} not met "
                       f"(observed {int(a.result.n_treated)})")  # fmt: skip
         rows.append(dict(outcome=o.name, label_ja=o.label_ja, label_en=o.label_en,
                          estimate=row["estimate"], ci_low=row["ci_low"], ci_high=row["ci_high"],
