@@ -79,6 +79,11 @@ def test_rates_follow_from_shown_counts_and_small_counts_are_hidden(town, reach)
     assert checked >= 5
     counts = _num(reach[ev.COUNTS].astype(str).stack())
     assert ((counts == 0) | (counts >= MIN_CELL_COUNT) | counts.isna()).all()
+    # nested counts: no shown difference (non-attendees, one-time attendees) of 1 to 9
+    for row in reach[ev.COUNTS].apply(_num).to_numpy():
+        shown = row[~np.isnan(row)]
+        diffs = [a - b for i, a in enumerate(shown) for b in shown[i + 1 :]]
+        assert not any(1 <= d < MIN_CELL_COUNT for d in diffs), row
     ids = set(town[0]["person_id"])
     assert not any(str(v) in ids for v in reach.to_numpy().ravel())
 

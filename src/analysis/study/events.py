@@ -141,7 +141,7 @@ def _block(pop: pd.DataFrame, dimension: str) -> pd.DataFrame:
         out[f"{rate}_ci_low"], out[f"{rate}_ci_high"] = 100 * lo, 100 * hi
     derived = {f"{rate}{x}": cols for rate, cols in (("reach", COUNTS[:2]), ("repeat", COUNTS[1:]))
                for x in ("_pct", "_ci_low", "_ci_high")}  # fmt: skip
-    return suppress(out, COUNTS, known_totals="columns", derived=derived)
+    return suppress(out, COUNTS, known_totals="columns", derived=derived, nested=COUNTS)
 
 
 def events_reach(enrollment, offers, enrollments, events, attendance, fiscal_year: int):
