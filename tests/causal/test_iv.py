@@ -110,6 +110,20 @@ def test_weak_instrument_flagged():
     assert "判定保留" in str(res.summary())
 
 
+def test_first_stage_gate_is_a_parameter():
+    from analysis.causal.iv import MIN_FIRST_STAGE_F
+
+    df = _letter_data(400, 6, first_stage=0.2)
+    res = iv_effect(df, instrument="letter", treatment="joined", outcome="steps")
+    assert MIN_FIRST_STAGE_F < res.first_stage_f < 104.7  # a moderate instrument
+    assert res.diagnostics.passed
+    strict = iv_effect(df, instrument="letter", treatment="joined", outcome="steps",
+                       min_first_stage_f=104.7)  # fmt: skip
+    assert not strict.diagnostics.passed
+    assert strict.diagnostics.failed[0].threshold == 104.7
+    assert strict.estimate == res.estimate and strict.se == res.se
+
+
 def test_outputs():
     df = _letter_data(800, 7)
     before = df.copy()
