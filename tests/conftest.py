@@ -47,3 +47,27 @@ def mvm_eval(monkeypatch, capsys):
         return e.value.code, capsys.readouterr().err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def small_differences():
+    """A function listing the rows of a published table of nested counts in which two
+    shown counts differ by 1 to 9 people (hidden counts are text such as ``"<10"``)."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.config import MIN_CELL_COUNT
+
+    def find(table: pd.DataFrame, columns: list[str]) -> list[list[float]]:
+        values = table[columns].apply(
+            lambda s: pd.to_numeric(s.astype(str).str.replace(",", ""), errors="coerce")
+        )
+        bad = []
+        for row in values.to_numpy(float):
+            shown = row[~np.isnan(row)]
+            diffs = [a - b for k, a in enumerate(shown) for b in shown[k + 1 :]]
+            if any(1 <= d < MIN_CELL_COUNT for d in diffs):
+                bad.append(row.tolist())
+        return bad
+
+    return find

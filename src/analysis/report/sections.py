@@ -711,12 +711,10 @@ def _events(w: _Writer) -> list[str]:
     else:
         out.append(w.note_missing(step, "events_summary"))
     if w.has(step, "events_reach"):
-        counts = ["n_enrollees", "n_attendees", "n_repeat"]
-        derived = {f"{r}{x}": cols for r, cols in (("reach", counts[:2]), ("repeat", counts[1:]))
-                   for x in ("_pct", "_ci_low", "_ci_high")}  # fmt: skip
-        df = w.table(step, "events_reach")
-        df = pd.concat([w.suppress(b, counts, known_totals="columns", derived=derived)
-                        for _, b in df.groupby("dimension", sort=False)])  # fmt: skip
+        from analysis.study import events
+
+        df = _suppress_rate_blocks(w, w.table(step, "events_reach"), ["dimension"],
+                                   events.COUNTS, events.RATES)  # fmt: skip
         body = pd.DataFrame(
             {
                 0: df[f"dimension_{w.lang}"],
@@ -790,19 +788,27 @@ def _rate_cell(w: _Writer, pct, lo, hi) -> str:
     return f"{fmt_number(pct, 1)} ({w.ci(lo, hi, 1)})"
 
 
+def _suppress_rate_blocks(w: _Writer, df, by: list[str], counts, rates) -> pd.DataFrame:
+    """A published table of rates suppressed again, block by block, as the step did
+    (:func:`analysis.study.reach.with_rates`: nested counts, known column totals)."""
+    from analysis.study.reach import rate_derived
+
+    derived = rate_derived(rates)
+    return pd.concat([w.suppress(b, counts, known_totals="columns", derived=derived,
+                                 nested=counts)
+                      for _, b in df.groupby(by, sort=False)])  # fmt: skip
+
+
 def _reach_table(w: _Writer) -> str:
     """Offers, uptake and completion by group, suppressed again block by block (each
     program and dimension is one count table whose column totals are known)."""
     step, name = "03_effect_exercise", "reach"
     if not w.has(step, name):
         return w.note_missing(step, name)
-    df = w.table(step, name)
-    counts = ["n_offered", "n_enrolled", "n_completed"]
-    derived = {f"{r}{x}": cols for r, cols in (("uptake", counts[:2]), ("completion", counts[1:]))
-               for x in ("_pct", "_ci_low", "_ci_high")}  # fmt: skip
-    blocks = [w.suppress(b, counts, known_totals="columns", derived=derived)
-              for _, b in df.groupby(["program", "dimension"], sort=False)]  # fmt: skip
-    df = pd.concat(blocks)
+    from analysis.study import reach
+
+    df = _suppress_rate_blocks(w, w.table(step, name), ["program", "dimension"],
+                               reach.COUNTS, reach.RATES)  # fmt: skip
     body = pd.DataFrame(
         {
             0: df[f"program_{w.lang}"],

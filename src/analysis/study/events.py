@@ -23,7 +23,7 @@ from analysis.study.cohort_step import SEX_EN, SEX_JA, checkup_population
 from analysis.study.disclosure import suppress
 from analysis.study.effects import COVARIATES, Outcome, attempt, complete_cases
 from analysis.study.exercise import PROGRAMS
-from analysis.study.reach import wilson_interval
+from analysis.study.reach import with_rates
 
 MIN_AGE = 18
 """Events are for adults: enrollees from this age (at the end of the fiscal year) count."""
@@ -45,6 +45,8 @@ PARTICIPATION = {
 }
 """Groups of the participation dimension (the year's offers and enrollments)."""
 COUNTS = ["n_enrollees", "n_attendees", "n_repeat"]
+RATES = {"reach": ("n_enrollees", "n_attendees"), "repeat": ("n_attendees", "n_repeat")}
+"""Each rate's (denominator, numerator) counts."""
 EVENTS_REACH_COLUMNS = [
     "dimension", "dimension_ja", "dimension_en", "group", "group_ja", "group_en", *COUNTS,
     "reach_pct", "reach_ci_low", "reach_ci_high", "repeat_pct", "repeat_ci_low",
@@ -131,17 +133,7 @@ def _block(pop: pd.DataFrame, dimension: str) -> pd.DataFrame:
                          group_en=en, n_enrollees=len(s),
                          n_attendees=int((s["n_events"] >= 1).sum()),
                          n_repeat=int((s["n_events"] >= 2).sum())))  # fmt: skip
-    out = pd.DataFrame(rows)
-    for rate, den, num in (("reach", "n_enrollees", "n_attendees"),
-                           ("repeat", "n_attendees", "n_repeat")):  # fmt: skip
-        n, k = out[den].to_numpy(float), out[num].to_numpy(float)
-        lo, hi = wilson_interval(k, n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"{rate}_pct"] = np.where(n > 0, 100 * k / n, np.nan)
-        out[f"{rate}_ci_low"], out[f"{rate}_ci_high"] = 100 * lo, 100 * hi
-    derived = {f"{rate}{x}": cols for rate, cols in (("reach", COUNTS[:2]), ("repeat", COUNTS[1:]))
-               for x in ("_pct", "_ci_low", "_ci_high")}  # fmt: skip
-    return suppress(out, COUNTS, known_totals="columns", derived=derived, nested=COUNTS)
+    return with_rates(pd.DataFrame(rows), COUNTS, RATES)
 
 
 def events_reach(enrollment, offers, enrollments, events, attendance, fiscal_year: int):

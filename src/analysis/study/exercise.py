@@ -53,7 +53,7 @@ VARIANTS = {"plain": ("通常の案内状", "Plain letter"),
             "nudge": ("ナッジ付き案内状", "Nudge letter")}  # fmt: skip
 
 
-def _uptake(offers: pd.DataFrame, enrollments: pd.DataFrame, fiscal_year: int) -> pd.DataFrame:
+def uptake_frame(offers: pd.DataFrame, enrollments: pd.DataFrame, fiscal_year: int) -> pd.DataFrame:
     o = offers[offers["fiscal_year"] == fiscal_year]
     e = enrollments[enrollments["fiscal_year"] == fiscal_year][
         ["person_id", "program", "completed"]
@@ -70,7 +70,7 @@ def participation(offers: pd.DataFrame, enrollments: pd.DataFrame, fiscal_year: 
 
     Enrollment counts people who took part in the program they were offered.
     """
-    df = _uptake(offers, enrollments, fiscal_year)
+    df = uptake_frame(offers, enrollments, fiscal_year)
     rows = []
     for prog, (ja, en) in PROGRAMS.items():
         g = df[df["program"] == prog]
@@ -94,7 +94,7 @@ def letter_experiment(offers, enrollments, fiscal_year: int, program: str = "vit
 
     The difference (nudge minus plain, percentage points) has a Wald 95% interval.
     """
-    df = _uptake(offers, enrollments, fiscal_year)
+    df = uptake_frame(offers, enrollments, fiscal_year)
     df = df[df["program"] == program]
     rows = []
     for v, (ja, en) in VARIANTS.items():

@@ -18,7 +18,7 @@ from analysis.report.i18n import check_lang, figure_labels, with_editions
 from analysis.risk.tiers import age_band
 from analysis.study.cohort_step import SEX_EN, SEX_JA
 from analysis.study.disclosure import suppress
-from analysis.study.exercise import PROGRAMS, VARIANTS, _uptake
+from analysis.study.exercise import PROGRAMS, VARIANTS, uptake_frame
 
 AGE_EDGES = (40, 50, 60, 70, 75)
 """10-year age bands at the offer date (40-49 ... 70-74)."""
@@ -35,6 +35,8 @@ RATES = {
     "completion": ("n_enrolled", "n_completed"),
 }
 """Each rate's (denominator, numerator) counts."""
+RATE_SUFFIXES = ("_pct", "_ci_low", "_ci_high")
+"""The columns of a rate: percent and its Wilson 95% interval."""
 REACH_COLUMNS = [
     "program", "program_ja", "program_en", "dimension", "dimension_ja", "dimension_en",
     "group", "group_ja", "group_en", *COUNTS,
@@ -92,7 +94,7 @@ def offer_frame(offers, enrollments, enrollment, fiscal_year: int) -> pd.DataFra
     Age is in completed years at the offer date; sex comes from ``enrollment``. Person
     level: never published.
     """
-    df = _uptake(offers, enrollments, fiscal_year)
+    df = uptake_frame(offers, enrollments, fiscal_year)
     people = enrollment[["person_id", "sex", "birth_date"]].drop_duplicates("person_id")
     df = df.merge(people, on="person_id", how="left", validate="many_to_one")
     if df["birth_date"].isna().any():
@@ -143,16 +145,29 @@ def _block(g: pd.DataFrame, program: str, dimension: str) -> pd.DataFrame:
                          dimension_en=DIMENSIONS[dimension][1], group=group, group_ja=ja,
                          group_en=en, n_offered=len(s), n_enrolled=int(s["enrolled"].sum()),
                          n_completed=int(s["completed"].sum())))  # fmt: skip
-    out = pd.DataFrame(rows)
-    for rate, (den, num) in RATES.items():
+    return with_rates(pd.DataFrame(rows), COUNTS, RATES)
+
+
+def rate_derived(rates: dict[str, tuple[str, str]]) -> dict[str, list[str]]:
+    """``{rate column: the counts it is computed from}`` for suppression."""
+    return {f"{rate}{x}": list(cols) for rate, cols in rates.items() for x in RATE_SUFFIXES}
+
+
+def with_rates(
+    table: pd.DataFrame, counts: list[str], rates: dict[str, tuple[str, str]]
+) -> pd.DataFrame:
+    """``table`` with each rate ``{name: (denominator, numerator)}`` in percent and its
+    Wilson 95% interval, suppressed as one block of nested ``counts`` (outermost first)
+    whose column totals are known."""
+    out = table.copy()
+    for rate, (den, num) in rates.items():
         n, k = out[den].to_numpy(float), out[num].to_numpy(float)
         lo, hi = wilson_interval(k, n)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"{rate}_pct"] = np.where(n > 0, 100 * k / n, np.nan)
         out[f"{rate}_ci_low"], out[f"{rate}_ci_high"] = 100 * lo, 100 * hi
-    derived = {f"{rate}{suffix}": list(cols) for rate, cols in RATES.items()
-               for suffix in ("_pct", "_ci_low", "_ci_high")}  # fmt: skip
-    return suppress(out, COUNTS, known_totals="columns", derived=derived, nested=COUNTS)
+    return suppress(out, counts, known_totals="columns", derived=rate_derived(rates),
+                    nested=counts)  # fmt: skip
 
 
 def reach_table(offers, enrollments, enrollment, fiscal_year: int) -> pd.DataFrame:

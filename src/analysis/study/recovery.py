@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.study.reach import wilson_interval
+
 BIAS_SHARE_MAX = 0.25
 """Target: |mean bias| below this share of the true effect ..."""
 BIAS_SD_MAX = 0.1
@@ -196,17 +198,6 @@ def run_seed(setting: CitySetting, seed: int, *, fiscal_year: int = FISCAL_YEAR,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k / n``."""
-    if n == 0:
-        return float("nan"), float("nan")
-    z = stats.norm.ppf(0.5 + level / 2)
-    p = k / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return float(centre - half), float(centre + half)
-
-
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Bias, RMSE and coverage of every estimate over the cities, with the targets.
 
@@ -229,7 +220,7 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
         err = (shown["estimate"] - shown["truth"]).to_numpy(float)
         covered = (shown["ci_low"] <= shown["truth"]) & (shown["truth"] <= shown["ci_high"])
         k = int(covered.sum())
-        lo, hi = wilson(k, n)
+        lo, hi = (float(v[0]) for v in wilson_interval([k], [n]))
         truth = float(shown["truth"].mean()) if n else float(g["truth"].mean())
         sd = float(np.nanmean(shown["outcome_sd"])) if n and shown["outcome_sd"].notna().any() \
             else float("nan")  # fmt: skip
