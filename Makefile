@@ -10,6 +10,7 @@ UV_VERSION := 0.13.9
 EXTRAS  ?= --extra spark --extra lab
 DATA    ?= data/synthetic
 YEAR    ?= 2023
+POOL_FROM ?= 2021
 LANG_   ?= ja
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
@@ -28,7 +29,7 @@ env: $(STAMP) ## create or update .venv from the lock file
 
 report: $(STAMP) ## the main job: synthetic city (first time) -> FY run (validates) -> report
 	test -f $(DATA)/dataset.json || $(BIN)/mvm-eval simulate --out $(DATA)
-	run_dir=$$($(BIN)/mvm-eval run --data $(DATA) --fiscal-year $(YEAR) --lang $(LANG_) | tail -n 1) && \
+	run_dir=$$($(BIN)/mvm-eval run --data $(DATA) --fiscal-year $(YEAR) --pool-from $(POOL_FROM) --lang $(LANG_) | tail -n 1) && \
 	$(BIN)/mvm-eval report "$$run_dir" && \
 	echo "report written to $$run_dir/report/ (verify with: $(BIN)/mvm-eval verify $$run_dir)"
 
@@ -62,7 +63,7 @@ bench: $(STAMP) ## all benchmarks (slow; prints figures)
 	$(BIN)/mvm-eval bench cohort --population 200000
 	$(BIN)/mvm-eval bench risk
 	$(BIN)/mvm-eval bench causal
-	$(BIN)/mvm-eval bench recovery --settings default,uptake10 --seeds 20
+	$(BIN)/mvm-eval bench recovery --settings default,uptake10 --seeds 20 --pool-from 2021
 
 clean-venv:
 	rm -rf $(VENV)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis.data.contract import TABLES
 from analysis.data.validation import ValidationReport, ensure_valid, validate_dataset
 from analysis.errors import UserError, ValidationFailed
 
@@ -233,6 +234,10 @@ PARITY = {
     "setting home": ("claims", "setting", {2: "home"}, "setting: isin", ("home",)),
     "31+ days": ("claims", "days", {0: 40}, "days: in_range(0, 31)", ("40",)),
     "bad ICD-10 code": ("claim_diagnoses", "icd10", {1: "E11.9"}, "icd10: str_matches", ("E11.9",)),
+    "bad ICD-10 codes, one twice": (
+        "claim_diagnoses", "icd10", {0: "E11.9", 2: "x", 4: "E11.9"}, "icd10: str_matches",
+        ("E11.9", "x", "E11.9"),
+    ),
     "missing person ids": (
         "claims", "person_id", {0: None, 4: None}, "person_id: not_nullable", ("row 1", "row 5")
     ),
@@ -289,3 +294,26 @@ def test_engine_and_pandas_column_rules_find_the_same_violations(tmp_path, case)
     assert engine == _pandas_rules(name, path / f"{name}.parquet"), report.summary()
     hits = [f for f in report.findings if rule and f.table == name and f.rule.startswith(rule)]
     assert [(f.n_rows, f.examples) for f in hits] == ([(len(values), examples)] if rule else [])
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_engine_rules_are_named_as_pandera_names_its_checks(name):
+    from analysis.data.schemas import value_rule_specs, value_rules
+
+    for col in TABLES[name].columns:
+        specs = [(check, error) for check, error, _, _ in value_rule_specs(name, col)]
+        assert specs == [(c.name, c.error) for c, _ in value_rules(name, col)]
+
+
+def test_validating_does_not_import_pandera(tmp_path):
+    """Importing pandera takes a second; the validator names its rules without it."""
+    import subprocess
+    import sys
+
+    path = tiny.write_tiny_dataset(tmp_path / "ds")
+    code = (
+        "import sys; from analysis.data.validation import validate_dataset; "
+        f"assert validate_dataset({str(path)!r}).ok; print('pandera' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

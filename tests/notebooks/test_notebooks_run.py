@@ -1,8 +1,9 @@
-"""The five step notebooks and the report run end to end on a small synthetic city.
+"""The six step notebooks and the report run end to end on a small synthetic city.
 
-One run (module fixture) is shared by every test: ``run_pipeline`` executes the step
-notebooks and the report notebook into ``tmp_path``; the tests then check the report
-contract, the privacy rules and that ``verify_run`` reproduces every artifact.
+One run (module fixture, FY2023 with FY2021-FY2023 pooled) is shared by every test:
+``run_pipeline`` executes the step notebooks and the report notebook into ``tmp_path``;
+the tests then check the report contract, the privacy rules and that ``verify_run``
+reproduces every artifact.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def run_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("nbrun")
     data = simulate(population=POPULATION, years=(2019, 2024), seed=SEED, uptake=UPTAKE,
                     out=root / "town")  # fmt: skip
-    settings = RunSettings(dataset=str(data), fiscal_year=2023, seed=SEED)
+    settings = RunSettings(dataset=str(data), fiscal_year=2023, seed=SEED, pool_from=2021)
     return run_pipeline(settings, runs_dir=root / "runs", progress=False)
 
 
@@ -80,6 +81,11 @@ def test_effect_tables_record_withheld_estimates_with_reasons(run_dir):
         failed = eff[~eff["passed"].astype(bool)]
         assert (failed["reason"].str.len() > 0).all()
         assert not eff.duplicated(["outcome", "method"]).any()
+    pooled = art.load_table(run_dir, "06_pooled", "effects")
+    assert set(pooled["pooled_years"]) == {"FY2021-FY2023"}
+    failed = pooled[~pooled["pooled_passed"].astype(bool)]
+    assert (failed["pooled_reason"].str.len() > 0).all()
+    assert not pooled.duplicated(["outcome", "method"]).any()
 
 
 def test_offer_list_is_kept_but_not_published(run_dir):

@@ -466,7 +466,7 @@ def test_an_estimate_near_zero_gets_the_decimals_of_its_interval():
 
 
 def test_cost_rows_state_their_estimand_and_sensitivity_rows_are_marked(run_dir, tmp_path):
-    from analysis.study.costs import COST_ESTIMAND
+    from analysis.study.costs import COST_ESTIMAND, PMPM_ESTIMAND
 
     run = tmp_path / "FY2023" / "roles"
     shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
@@ -480,6 +480,7 @@ def test_cost_rows_state_their_estimand_and_sensitivity_rows_are_marked(run_dir,
         s = Strings(lang)
         md, _ = section_markdown(run, 7, lang)
         assert COST_ESTIMAND[lang] in md  # the cost rows say which estimand they are
+        assert PMPM_ESTIMAND[lang] in md  # and so does the per-enrolled-month row
         ipw = s("method.ipw")
         assert s("effects.sensitivity", method=ipw) in md
         assert md.count(s("effects.sensitivity", method=s("method.aipw"))) == 0
@@ -654,3 +655,31 @@ def test_a_withheld_negative_control_says_so_instead_of_a_verdict(run_dir, tmp_p
         md, _ = section_markdown(run, 9, lang)
         assert md.count(s("negative.withheld")) == len(neg)
         assert s("negative.flag") not in md
+
+
+def test_pooled_estimates_stand_beside_the_single_years_with_their_own_verdicts(run_dir):
+    from tests.report.conftest import POOLED_EXTRA_PARTICIPANTS
+
+    df = art.load_table(run_dir, "06_pooled", "effects")
+    for lang in LANGS:
+        s = Strings(lang)
+        md, missing = section_markdown(run_dir, 7, lang)
+        assert missing == []
+        assert f"## {s('pooled.heading')}" in md
+        assert s("pooled.col_estimate", years="FY2021-FY2023") in md
+        body = md.split(f"## {s('pooled.heading')}", 1)[1]
+        single_n, pooled_n = df.loc[0, "single_n_treated"], df.loc[0, "pooled_n_treated"]
+        assert pooled_n == "x"  # 5 more than the single year: the difference would show
+        assert f"{int(single_n):,}" in body
+        assert f"{int(single_n) + POOLED_EXTRA_PARTICIPANTS:,}" not in body
+        # the withheld pooled cost row shows the verdict with its reason, not a number
+        assert s("verdict.withheld_short") in body
+
+
+def test_a_run_without_pooling_says_so_and_misses_nothing(run_dir, tmp_path):
+    run = tmp_path / "FY2023" / "single"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report", "06_pooled"))
+    for lang in LANGS:
+        md, missing = section_markdown(run, 7, lang)
+        assert missing == []
+        assert Strings(lang)("pooled.not_run") in md

@@ -353,3 +353,34 @@ def test_a_dataset_that_breaks_the_contract_is_refused_before_running(tmp_path, 
             progress=False,
         )
     assert not (tmp_path / "runs").exists()
+
+
+def test_pool_from_reaches_only_the_notebooks_that_declare_it(tmp_path, dataset, good_run):
+    import json
+
+    demo = good_run[2]
+    body = ('from analysis.runs.artifacts import save_numbers\n'
+            'save_numbers({"pool_from": pool_from}, run_dir, "02_pool")')  # fmt: skip
+    nb = tmp_path / "02_pool.ipynb"
+    _notebook(nb, body)
+    parsed = nbformat.read(nb, as_version=4)
+    parsed.cells[0].source += "\npool_from: int = 0  # First pooled year"
+    nbformat.write(parsed, nb)
+    settings = pipeline.RunSettings(dataset=str(dataset), fiscal_year=2023, pool_from=2021)
+    run_dir = pipeline.run_pipeline(settings, runs_dir=tmp_path / "runs", notebooks=[demo, nb],
+                                    report_notebook=None, progress=False)  # fmt: skip
+    numbers = json.loads(next((run_dir / "artifacts" / "02_pool").glob("*.json")).read_text())
+    assert numbers["pool_from"] == 2021
+    executed_demo = (run_dir / "notebooks" / demo.name).read_text(encoding="utf-8")
+    assert "pool_from = " not in executed_demo  # not injected where it is not declared
+    man = read_manifest(run_dir)
+    assert man["parameters"]["pool_from"] == 2021
+    assert man["command"][-2:] == ["--pool-from", "2021"]
+
+
+@pytest.mark.parametrize("pool_from", [2023, 2030, 1999])
+def test_a_pool_start_that_is_not_an_earlier_year_is_refused(tmp_path, dataset, pool_from):
+    settings = pipeline.RunSettings(dataset=str(dataset), fiscal_year=2023, pool_from=pool_from)
+    with pytest.raises(UserError, match="--pool-from must be a fiscal year before --fiscal-year"):
+        pipeline.run_pipeline(settings, runs_dir=tmp_path, notebooks=[], report_notebook=None,
+                              progress=False)  # fmt: skip

@@ -96,3 +96,26 @@ def test_effects_table_carries_the_numbers_on_primary_rows_only():
     assert sensitivity[["mde", "n_required"]].isna().all()
     with pytest.raises(ValueError, match="non-zero"):
         ReferenceEffect(0.0)
+
+
+def test_ratio_scale_of_a_constant_exposure_is_the_mean_scale_divided_by_it():
+    from analysis.study.detectable import outcome_scale, ratio_scale
+
+    g = np.random.default_rng(5)
+    df = pd.DataFrame({"treat": g.integers(0, 2, 400), "cost": g.gamma(2.0, 1e4, 400),
+                       "months": 12.0})  # fmt: skip
+    sd, mean = outcome_scale(df, "cost")
+    sd_r, mean_r = ratio_scale(df, "cost", "months")
+    assert mean_r == pytest.approx(mean / 12)
+    assert sd_r == pytest.approx(sd / 12)
+
+
+def test_ratio_scale_is_the_ratio_of_totals_and_the_delta_method_sd():
+    from analysis.study.detectable import ratio_scale
+
+    df = pd.DataFrame({"treat": [0, 0, 0, 1], "cost": [10.0, 0.0, 30.0, 99.0],
+                       "months": [2.0, 1.0, 3.0, 12.0]})  # fmt: skip
+    sd, mean = ratio_scale(df, "cost", "months")
+    assert mean == pytest.approx(40 / 6)
+    z = (np.array([10.0, 0.0, 30.0]) - 40 / 6 * np.array([2.0, 1.0, 3.0])) / 2.0
+    assert sd == pytest.approx(z.std(ddof=1))

@@ -87,7 +87,9 @@ def test_every_estimate_is_consistent_with_its_truth(rows):
     done = done[~done["role"].isin(["subgroup", "negative_control"])]
     methods = set(done["method"])
     assert {"aipw", "regression", "ipw", "matching", "dml", "iv_letter", "did"} <= methods
-    assert {"next_exercise_habit", "next_hba1c", "cost_total_12m"} <= set(done["outcome"])
+    assert {"next_exercise_habit", "next_hba1c", "cost_total_12m", "cost_pmpm_12m"} <= set(
+        done["outcome"]
+    )
     z_family = stats.norm.ppf(1 - 0.025 / len(done))
     z = (done["estimate"] - done["truth"]) / done["se"]
     misses = done[~np.isfinite(z) | (z.abs() > z_family)]

@@ -175,10 +175,11 @@ def test_targeting_artifacts_include_the_uplift_curve_when_computed(tmp_path):
 def test_cost_window_past_the_data_end_is_not_estimable():
     from analysis.study.costs import COST_OUTCOMES, window_beyond_data
 
-    twelve, twentyfour = COST_OUTCOMES
+    twelve, twentyfour, per_month = COST_OUTCOMES
     df = pd.DataFrame({"index_date": pd.to_datetime(["2023-05-16", "2023-07-17"]),
                        "followup_end": pd.to_datetime(["2024-01-31", "2025-03-31"])})  # fmt: skip
     assert window_beyond_data(df, twelve) == ""  # 2023-07 + 11 months = 2024-06
+    assert window_beyond_data(df, per_month) == ""  # the same 12-month window
     reason = window_beyond_data(df, twentyfour)  # 2023-07 + 23 months = 2025-06
     assert "24-month" in reason and "2025-06" in reason and "2025-03" in reason
     last_possible = df.assign(index_date=pd.to_datetime(["2023-04-01", "2023-04-30"]))

@@ -20,6 +20,14 @@ ATT (Hahn 1998; Chernozhukov et al. 2018)::
 
     tau = sum[t (y - m0) - (1 - t) e / (1 - e) (y - m0)] / sum(t)
 
+With an exposure ``per`` (e.g. enrolled months; ``design.per``) the effect is on the
+outcome per unit of exposure: ``E[Y(1)] / E[P(1)] - E[Y(0)] / E[P(0)]`` in the target
+population (per-member-per-month costs). Each of the four means is the AIPW mean of its
+arm (an outcome model for ``Y`` and a linear one for ``P``, one propensity), and the
+influence values of the ratios follow by the delta method::
+
+    r_a = theta_a(Y) / theta_a(P),  IF(r_a) = (IF(theta_a(Y)) - r_a IF(theta_a(P))) / theta_a(P)
+
 References
 ----------
 Chernozhukov, V. et al. (2018). Double/debiased machine learning for treatment and
@@ -27,6 +35,8 @@ structural parameters. The Econometrics Journal 21(1), C1-C68.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -85,6 +95,43 @@ def aipw_scores(t, y, e, m1, m0, estimand: str = "ATE") -> tuple[float, np.ndarr
     return float(est), phi - est
 
 
+def arm_means(t, y, e, m1, m0, estimand: str = "ATE"):
+    """AIPW means of the outcome under treatment and under control, with influence values.
+
+    ATE: ``theta_1 = mean(m1 + t (y - m1) / e)``, ``theta_0 = mean(m0 + (1 - t) (y - m0) /
+    (1 - e))``. ATT: ``theta_1`` is the participants' mean and ``theta_0 = sum[t m0 + (1 -
+    t) e / (1 - e) (y - m0)] / sum(t)``; their difference is :func:`aipw_scores`' estimate.
+
+    Returns
+    -------
+    (theta_1, psi_1), (theta_0, psi_0)
+    """
+    t = np.asarray(t, float)
+    if estimand == "ATT":
+        p = t.mean()
+        theta1 = float(np.sum(t * y) / t.sum())
+        raw0 = t * m0 + (1 - t) * e / (1 - e) * (y - m0)
+        theta0 = float(raw0.sum() / t.sum())
+        return (theta1, t * (y - theta1) / p), (theta0, (raw0 - t * theta0) / p)
+    phi1 = m1 + t * (y - m1) / e
+    phi0 = m0 + (1 - t) * (y - m0) / (1 - e)
+    return (float(phi1.mean()), phi1 - phi1.mean()), (float(phi0.mean()), phi0 - phi0.mean())
+
+
+def ratio_scores(t, y, per, e, m1, m0, p1, p0, estimand: str = "ATE"):
+    """The per-unit effect ``theta_1(Y)/theta_1(P) - theta_0(Y)/theta_0(P)`` and its
+    influence values (delta method; see the module docstring)."""
+    arms_y, arms_p = arm_means(t, y, e, m1, m0, estimand), arm_means(t, per, e, p1, p0, estimand)
+    out = []
+    for (ty, iy), (tp, ip) in zip(arms_y, arms_p, strict=True):
+        if tp <= 0:
+            raise ValueError("the estimated mean exposure of an arm is not positive")
+        r = ty / tp
+        out.append((r, (iy - r * ip) / tp))
+    (r1, psi1), (r0, psi0) = out
+    return float(r1 - r0), psi1 - psi0
+
+
 def fit_aipw(
     design: Design,
     *,
@@ -119,19 +166,19 @@ def fit_aipw(
     """
     if not 0 < clip < 0.5:
         raise ValueError(f"clip must lie strictly between 0 and 0.5, got {clip!r}")
-    e, m1, m0 = cross_fit_nuisance(
-        design,
-        seed=seed,
-        n_folds=n_folds,
-        propensity_model=propensity_model,
-        outcome_model=outcome_model,
-        clip=clip,
-    )
+    nuisance = dict(seed=seed, n_folds=n_folds, propensity_model=propensity_model, clip=clip)
+    e, m1, m0 = cross_fit_nuisance(design, outcome_model=outcome_model, **nuisance)
     keep = trim_mask(e, trim)
     t, y = design.t[keep], design.y[keep]
     if t.min() == t.max():
         raise ValueError(f"trim={trim} leaves only one treatment group")
-    est, psi_kept = aipw_scores(t, y, e[keep], m1[keep], m0[keep], estimand)
+    if design.per is None:
+        est, psi_kept = aipw_scores(t, y, e[keep], m1[keep], m0[keep], estimand)
+    else:
+        exposure = dataclasses.replace(design, y=design.per)
+        _, p1, p0 = cross_fit_nuisance(exposure, outcome_model="linear", **nuisance)
+        est, psi_kept = ratio_scores(t, y, design.per[keep], e[keep], m1[keep], m0[keep],
+                                     p1[keep], p0[keep], estimand)  # fmt: skip
     # Influence values of the whole sample (zero for the trimmed): var = sum(psi^2) / n^2.
     psi = np.zeros(len(keep))
     psi[keep] = psi_kept * len(keep) / keep.sum()
@@ -141,6 +188,6 @@ def fit_aipw(
         weights=ipw_weights(design.t, e, estimand) * keep,
         propensity=e,
         keep=keep,
-        cate=m1 - m0,
+        cate=m1 - m0 if design.per is None else None,
         info={"n_trimmed": int((~keep).sum())},
     )

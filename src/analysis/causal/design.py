@@ -39,6 +39,9 @@ class Design:
         Column names in the user's data.
     warnings : tuple of str
         What the encoding did that the user should know (dropped constant columns ...).
+    per : numpy.ndarray or None
+        Exposure of each person (e.g. enrolled months) when the effect is on the outcome
+        per unit of exposure, a ratio of means (``None``: the outcome's mean).
     """
 
     X: np.ndarray
@@ -49,6 +52,7 @@ class Design:
     treatment: str = "treatment"
     outcome: str | None = "outcome"
     warnings: tuple[str, ...] = ()
+    per: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -77,6 +81,7 @@ class Design:
             treatment=self.treatment,
             outcome=self.outcome,
             warnings=self.warnings,
+            per=None if self.per is None else self.per[index],
         )
 
 
@@ -188,6 +193,7 @@ def make_design(
     cluster: str | None = None,
     min_group_size: int = MIN_GROUP_SIZE,
     separation: bool = True,
+    per: str | None = None,
 ) -> Design:
     """Check the user's data and build the arrays used by every estimator.
 
@@ -208,6 +214,9 @@ def make_design(
     separation : bool
         Raise on a covariate that perfectly separates the groups (off for descriptive
         balance tables, where such a covariate simply shows a huge difference).
+    per : str or None
+        Exposure column (e.g. enrolled months) for an effect on the outcome per unit of
+        exposure: non-negative, with a positive total in each group.
 
     Returns
     -------
@@ -226,8 +235,14 @@ def make_design(
         raise ValueError("covariates must not include the treatment or outcome column")
     if len(set(covariates)) != len(covariates):
         raise ValueError("covariates contain duplicates")
+    if per is not None and (per == treatment or per == outcome or per in covariates):
+        raise ValueError(f"per column {per!r} must not be the treatment, outcome or a covariate")
     used = (
-        [treatment] + ([outcome] if outcome else []) + covariates + ([cluster] if cluster else [])
+        [treatment]
+        + ([outcome] if outcome else [])
+        + covariates
+        + ([cluster] if cluster else [])
+        + ([per] if per else [])
     )
     _require_columns(data, used)
     _check_missing(data, used)
@@ -246,6 +261,7 @@ def make_design(
         y = col.to_numpy(float)
         if not np.isfinite(y).all():
             raise ValueError(f"outcome column {outcome!r} has infinite values")
+    exposure = None if per is None else _exposure(data[per], per, t)
     X, names, notes = encode_covariates(data, covariates)
     if separation:
         notes += check_separation(X, t, names)
@@ -254,7 +270,20 @@ def make_design(
     codes = None
     if cluster is not None:
         codes = pd.factorize(data[cluster])[0].astype(np.int64)
-    return Design(X, t, y, tuple(names), codes, treatment, outcome, tuple(notes))
+    return Design(X, t, y, tuple(names), codes, treatment, outcome, tuple(notes), exposure)
+
+
+def _exposure(col: pd.Series, name: str, t: np.ndarray) -> np.ndarray:
+    """The ``per`` column as floats: numeric, finite, non-negative, positive in each group."""
+    if not pd.api.types.is_numeric_dtype(col) or col.dtype == bool:
+        raise ValueError(f"per column {name!r} must be numeric, got {col.dtype}")
+    v = col.to_numpy(float)
+    if not np.isfinite(v).all() or (v < 0).any():
+        raise ValueError(f"per column {name!r} must be finite and non-negative")
+    for label, g in (("treated", 1), ("comparison", 0)):
+        if v[t == g].sum() <= 0:
+            raise ValueError(f"per column {name!r} sums to 0 in the {label} group")
+    return v
 
 
 def make_folds(t: np.ndarray, n_folds: int, seed: int, *names: str) -> np.ndarray:

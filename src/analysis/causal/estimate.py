@@ -186,6 +186,23 @@ def _diagnostics(design: Design, fit: Fit, method: str, estimand: str, seed: int
     return diag, e, w
 
 
+def outcome_scale(design: Design) -> tuple[float, float]:
+    """Mean of the outcome in the comparison group and its SD in the sample.
+
+    With an exposure (``design.per``) both are per unit of exposure: the comparison
+    group's ratio ``r0 = sum(y) / sum(per)`` and the SD of the linearised per-person value
+    ``(y - r per) / mean(per)`` (``r`` the whole sample's ratio), whose variance over ``n``
+    is the variance of a ratio of means (delta method).
+    """
+    y, t = design.y, design.t
+    if design.per is None:
+        return float(y[t == 0].mean()), float(y.std(ddof=1))
+    per = design.per
+    r0 = float(y[t == 0].sum() / per[t == 0].sum())
+    r = y.sum() / per.sum()
+    return r0, float(((y - r * per) / per.mean()).std(ddof=1))
+
+
 def _validate(method, estimand, n_bootstrap, outcome_model, trim, cluster, options):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -228,6 +245,7 @@ def estimate_effect(
     caliper: float | None = 0.2,
     n_jobs: int | None = -1,
     progress: bool = False,
+    per: str | None = None,
     **options,
 ) -> EffectResult:
     """Estimate the effect of a binary treatment on an outcome, adjusting for covariates.
@@ -267,6 +285,12 @@ def estimate_effect(
         Parallel workers for the bootstrap and the forest.
     progress : bool
         Show a progress bar during the bootstrap.
+    per : str or None
+        ``aipw`` and ``ipw``: an exposure column (e.g. enrolled months); the effect is then
+        on the outcome per unit of exposure, a difference of ratios of means
+        (``E[Y(1)] / E[per(1)] - E[Y(0)] / E[per(0)]`` in the target population, e.g. costs
+        per member per month), and ``control_mean`` / ``outcome_sd`` in ``info`` are on
+        that scale.
     **options
         Method options: ``propensity_model`` ("logistic", "gbm"), ``n_folds``, ``clip``,
         ``n_neighbors``, ``bias_correction``, ``nuisance`` ("linear", "gbm"),
@@ -297,8 +321,15 @@ def estimate_effect(
     True
     """
     _validate(method, estimand, n_bootstrap, outcome_model, trim, cluster, options)
+    if per is not None and method not in ("aipw", "ipw"):
+        raise ValueError(f"per= applies to method='aipw' and 'ipw' only, got method={method!r}")
     design = make_design(
-        data, treatment=treatment, outcome=outcome, covariates=covariates, cluster=cluster
+        data,
+        treatment=treatment,
+        outcome=outcome,
+        covariates=covariates,
+        cluster=cluster,
+        per=per,
     )
     check_outcome_model(outcome_model, design.y, outcome)
     kw = {
@@ -355,13 +386,13 @@ def estimate_effect(
     if n_used[1] < MIN_GROUP_SIZE:
         note = f"only {n_used[1]} distinct comparison people were matched; suppress when publishing"
         diag = diag.with_checks(warnings=(note,))
-    y0 = design.y[design.t == 0]
+    control_mean, outcome_sd = outcome_scale(design)
     info.update(
         fit.info,
         t_stat=float(z),
         df=float(fit.info.get("df", design.n - 1)),
-        control_mean=float(y0.mean()),
-        outcome_sd=float(design.y.std(ddof=1)),
+        control_mean=control_mean,
+        outcome_sd=outcome_sd,
         outcome_binary=design.outcome_is_binary,
         propensity=e,
         weights=w,
@@ -370,6 +401,8 @@ def estimate_effect(
         n_clusters=None if cluster is None else int(design.cluster.max() + 1),
         covariates=design.columns,
     )
+    if design.per is not None:  # the exposure of the target group (a ratio's truth needs it)
+        info["per_mean_treated"] = float(design.per[keep & (design.t == 1)].mean())
     info.pop("needs_bootstrap", None)
     return EffectResult(
         estimate=float(fit.estimate),

@@ -7,6 +7,11 @@ model is the logistic regression, the standard error is the M-estimation sandwic
 accounts for estimating the propensity (Lunceford & Davidian 2004); for other propensity
 models the propensity is treated as known, which is conservative for the ATE.
 
+With an exposure ``per`` (e.g. enrolled months) the effect is on the outcome per unit
+of exposure, the difference of weighted ratios of means ``sum(w y) / sum(w per)``; its
+influence values follow from the same estimating equations with ``y - r per`` in place of
+``y - mu`` (the mean is the ratio with ``per = 1``).
+
 Optional trimming keeps people with ``trim <= e <= 1 - trim`` (Crump et al. 2009); the
 estimate then refers to the trimmed population, and the result says how many were left out.
 
@@ -48,9 +53,11 @@ def trim_mask(e: np.ndarray, trim: float | None) -> np.ndarray:
     return (e >= trim) & (e <= 1 - trim)
 
 
-def _influence(Z, t, y, e, keep, mu1, mu0, estimand, account_for_ps) -> np.ndarray:
-    """Influence values of ``mu1 - mu0`` from the stacked estimating equations."""
+def _influence(Z, t, y, e, keep, mu1, mu0, estimand, account_for_ps, per=None) -> np.ndarray:
+    """Influence values of ``mu1 - mu0`` from the stacked estimating equations
+    (``mu`` a ratio ``sum(w y) / sum(w per)`` when ``per`` is given)."""
     n = len(t)
+    per = np.ones(n) if per is None else per
     k = keep.astype(float)
     if estimand == "ATT":
         w1, w0 = t * k, (1 - t) * k * e / (1 - e)
@@ -60,16 +67,16 @@ def _influence(Z, t, y, e, keep, mu1, mu0, estimand, account_for_ps) -> np.ndarr
         w1, w0 = t * k / e, (1 - t) * k / (1 - e)
         dw1 = -t * k * (1 - e) / e
         dw0 = (1 - t) * k * e / (1 - e)
-    g1, g0 = w1 * (y - mu1), w0 * (y - mu0)
-    a11, a00 = w1.mean(), w0.mean()
+    g1, g0 = w1 * (y - mu1 * per), w0 * (y - mu0 * per)
+    a11, a00 = (w1 * per).mean(), (w0 * per).mean()
     psi = g1 / a11 - g0 / a00
     if not account_for_ps:
         return psi
     # Stacked M-estimator (beta, mu1, mu0): correct psi for the estimated logistic beta.
     score = Z * (t - e)[:, None]
     info = (Z * (e * (1 - e))[:, None]).T @ Z / n
-    d1 = (dw1 * (y - mu1)) @ Z / n
-    d0 = (dw0 * (y - mu0)) @ Z / n
+    d1 = (dw1 * (y - mu1 * per)) @ Z / n
+    d0 = (dw0 * (y - mu0 * per)) @ Z / n
     beta_if = score @ np.linalg.pinv(info)
     return psi + beta_if @ (d1 / a11 - d0 / a00)
 
@@ -112,10 +119,13 @@ def fit_ipw(
     if t[keep].min() == t[keep].max():
         raise ValueError(f"trim={trim} leaves only one treatment group")
     w = ipw_weights(design.t, e, estimand) * keep
-    mu1 = np.sum(w * t * y) / np.sum(w * t)
-    mu0 = np.sum(w * (1 - t) * y) / np.sum(w * (1 - t))
+    per = np.ones(len(t)) if design.per is None else design.per
+    if design.per is not None and min(np.sum(w * t * per), np.sum(w * (1 - t) * per)) <= 0:
+        raise ValueError(f"trim={trim} leaves a group without exposure ({design.outcome} per unit)")
+    mu1 = np.sum(w * t * y) / np.sum(w * t * per)
+    mu0 = np.sum(w * (1 - t) * y) / np.sum(w * (1 - t) * per)
     Z = np.column_stack([np.ones(len(t)), design.X])
-    psi = _influence(Z, t, y, e, keep, mu1, mu0, estimand, account)
+    psi = _influence(Z, t, y, e, keep, mu1, mu0, estimand, account, per)
     return Fit(
         estimate=float(mu1 - mu0),
         influence=psi,

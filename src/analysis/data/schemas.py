@@ -8,8 +8,8 @@ nullability, plausible range, allowed codes, pattern), in two forms made by one 
 - a pandera ``DataFrameSchema`` (:func:`schema`, with the primary key) for pandas frames
   in a *canonical* form (see :func:`canonical_frame`): the in-memory reference;
 - SQL predicates, evaluated on DuckDB by :func:`column_failures`: one aggregate query
-  per table counts every rule and keeps its first examples, so that the validator never
-  loads a table into memory.
+  per table counts every rule (another keeps the first examples of broken ones), so that
+  the validator never loads a table into memory.
 
 Two value rules are not expressible as contract fields and are added here:
 
@@ -61,29 +61,60 @@ def value_rules(table_name: str, col: Column) -> list[tuple[Any, Callable[[str],
     """
     import pandera.pandas as pa_
 
-    rules: list[tuple[Any, Callable[[str], str]]] = []
+    return [
+        (getattr(pa_.Check, method)(*args, name=name), sql)
+        for name, _, (method, *args), sql in value_rule_specs(table_name, col)
+    ]
+
+
+def value_rule_specs(
+    table_name: str, col: Column
+) -> list[tuple[str, str, tuple, Callable[[str], str]]]:
+    """The rules of :func:`value_rules` without pandera, whose import takes a second that
+    the validator need not spend: ``(name, error, check, sql)``, with the check's name and
+    error text as pandera gives them and ``check`` = ``(method of pandera's Check, *args)``.
+
+    Examples
+    --------
+    >>> [spec[:3] for spec in value_rule_specs("claims", table("claims").column("days"))]
+    [('in_range', 'in_range(0, 31)', ('in_range', 0, 31))]
+    """
+    rules: list[tuple[str, str, tuple, Callable[[str], str]]] = []
     lo, hi, allowed = col.min, col.max, col.allowed
     if allowed is not None:
         codes = ", ".join(map(_sql_literal, allowed))
         rules.append(
-            (pa_.Check.isin(list(allowed), name="allowed_codes"), lambda x: f"{x} NOT IN ({codes})")
+            (
+                "allowed_codes",
+                f"isin({list(allowed)})",
+                ("isin", list(allowed)),
+                lambda x: f"{x} NOT IN ({codes})",
+            )
         )
     elif lo is not None and hi is not None:
         rules.append(
             (
-                pa_.Check.in_range(lo, hi, name="in_range"),
+                "in_range",
+                f"in_range({lo}, {hi})",
+                ("in_range", lo, hi),
                 lambda x: f"NOT ({x} BETWEEN {lo} AND {hi})",
             )
         )
     elif lo is not None:
-        rules.append((pa_.Check.ge(lo, name="in_range"), lambda x: f"{x} < {lo}"))
+        rules.append(
+            ("in_range", f"greater_than_or_equal_to({lo})", ("ge", lo), lambda x: f"{x} < {lo}")
+        )
     elif hi is not None:
-        rules.append((pa_.Check.le(hi, name="in_range"), lambda x: f"{x} > {hi}"))
+        rules.append(
+            ("in_range", f"less_than_or_equal_to({hi})", ("le", hi), lambda x: f"{x} > {hi}")
+        )
     pattern = EXTRA_PATTERNS.get((table_name, col.name))
     if pattern is not None:
         rules.append(
             (
-                pa_.Check.str_matches(pattern, name="pattern"),
+                "pattern",
+                f"str_matches('{pattern}')",
+                ("str_matches", pattern),
                 lambda x: f"NOT regexp_matches({x}, {_sql_literal(pattern)})",
             )
         )
@@ -230,11 +261,13 @@ def column_failures(
     """Evaluate the column rules of a contract table on DuckDB; return the broken ones.
 
     One aggregate query counts the rows breaking each rule (missing values of a
-    non-nullable column, then each rule of :func:`value_rules`) and keeps the first
-    ``examples`` of each in row order, so that memory does not grow with the table. Rules
-    are named as the pandera schema (:func:`schema`) names its failures:
-    ``"sex: not_nullable"``, ``"hba1c: in_range(3.0, 18.0)"``. NaN counts as missing, as in
-    the canonical pandas form.
+    non-nullable column, then each rule of :func:`value_rules`); a second one keeps the
+    first ``examples`` of each broken rule in row order, so that memory does not grow with
+    the table and a valid table costs one scan (``min_by`` per rule would cost more than
+    the counts). A pattern (regular expression) is matched once per distinct value, not
+    once per row. Rules are named as the pandera schema (:func:`schema`) names its
+    failures: ``"sex: not_nullable"``, ``"hba1c: in_range(3.0, 18.0)"``. NaN counts as
+    missing, as in the canonical pandas form.
 
     Parameters
     ----------
@@ -258,35 +291,53 @@ def column_failures(
         The broken rules, in column order.
     """
     wanted = [c for c in table(name).columns if columns is None or c.name in columns]
-    rules: list[tuple[str, str, str]] = []  # (rule name, failure predicate, value shown)
+    # (rule name, failure predicate, value shown, column of a pattern rule)
+    rules: list[tuple[str, str, str, str | None]] = []
     for c in wanted:
         x = _quote(c.name)
         if not c.nullable:
-            rules.append((f"{c.name}: not_nullable", f"{x} IS NULL", "_row"))
-        for check, predicate in value_rules(name, c):
-            rules.append((f"{c.name}: {check.error or check.name}", predicate(x), x))
+            rules.append((f"{c.name}: not_nullable", f"{x} IS NULL", "_row", None))
+        for check, error, _, predicate in value_rule_specs(name, c):
+            pattern = x if check == "pattern" else None
+            rules.append((f"{c.name}: {error}", predicate(x), x, pattern))
     if not rules:
         return []
-    aggregates = ", ".join(
-        f"count(*) FILTER (WHERE {p}), min_by({v}, _row, {examples}) FILTER (WHERE {p})"
-        for _, p, v in rules
-    )
     values = ", ".join(
         f"CASE WHEN isnan({_quote(c.name)}) THEN NULL ELSE {_quote(c.name)} END AS {_quote(c.name)}"
         if c.kind == "float"
         else _quote(c.name)
         for c in wanted
     )
-    row = con.execute(
-        f"SELECT {aggregates} FROM (SELECT _row, {values} FROM {relation})"
+    source = f"(SELECT _row, {values} FROM {relation})"
+    per_row = [p for _, p, _, column in rules if column is None]
+    counts = iter(
+        con.execute(
+            f"SELECT {', '.join(f'count_if({p})' for p in per_row)} FROM {source}"
+        ).fetchone()
+        if per_row
+        else ()
+    )
+    n = [
+        next(counts)
+        if column is None
+        else con.execute(
+            f"SELECT coalesce(sum(_n) FILTER (WHERE {p}), 0) "
+            f"FROM (SELECT {column}, count(*) AS _n FROM {source} GROUP BY ALL)"
+        ).fetchone()[0]
+        for _, p, _, column in rules
+    ]
+    broken = [(rule, p, shown, k) for (rule, p, shown, _), k in zip(rules, n, strict=True) if k]
+    if not broken:
+        return []
+    first = con.execute(
+        "SELECT "
+        + ", ".join(f"min_by({v}, _row, {examples}) FILTER (WHERE {p})" for _, p, v, _ in broken)
+        + f" FROM {source}"
     ).fetchone()
-    out = []
-    for i, (rule, _, shown) in enumerate(rules):
-        n, first = row[2 * i], row[2 * i + 1]
-        if n:
-            ex = tuple(f"row {v}" if shown == "_row" else str(v) for v in first or [])
-            out.append((rule, int(n), ex))
-    return out
+    return [
+        (rule, int(k), tuple(f"row {v}" if shown == "_row" else str(v) for v in ex or []))
+        for (rule, _, shown, k), ex in zip(broken, first, strict=True)
+    ]
 
 
 def _quote(name: str) -> str:

@@ -137,6 +137,14 @@ REPORT_ARTIFACTS: tuple[ArtifactSpec, ...] = (
                   "passed", "reason"),
                  ("n",)),
     ArtifactSpec("05_targeting", "forest", "figure", (8,)),
+    ArtifactSpec("06_pooled", "effects", "table", (7,),
+                 ("outcome", "label_ja", "label_en", "unit_ja", "unit_en", "method", "role",
+                  "single_years", "pooled_years",
+                  *(f"{side}_{f}" for side in ("single", "pooled")
+                    for f in ("estimate", "ci_low", "ci_high", "passed", "reason", "n_treated",
+                              "n_control"))),
+                 ("single_n_treated", "single_n_control", "pooled_n_treated",
+                  "pooled_n_control")),
     ArtifactSpec("05_targeting", "recommendation", "numbers", (8,),
                  ("text_ja", "text_en")),
 )  # fmt: skip

@@ -837,10 +837,11 @@ def section_6(w: _Writer) -> list[str]:
 
 
 def section_7(w: _Writer) -> list[str]:
-    from analysis.study.costs import COST_ESTIMAND
+    from analysis.study.costs import COST_ESTIMAND, PMPM_ESTIMAND
 
     out = [
         w.s("effects.cost_estimand", estimand=COST_ESTIMAND[w.lang]),
+        w.s("effects.pmpm_estimand", estimand=PMPM_ESTIMAND[w.lang]),
         _effects_table(w, "04_effect_costs"),
         w.show_figure("04_effect_costs", "event_study"),
         w.show_figure("04_effect_costs", "severe_events_km"),
@@ -848,7 +849,46 @@ def section_7(w: _Writer) -> list[str]:
     ]
     if w.has("04_effect_costs", "roi"):
         out.append(_break_even_sentence(w, w.numbers("04_effect_costs", "roi")))
-    return out
+    return out + _pooled_block(w)
+
+
+def _pooled_block(w: _Writer) -> list[str]:
+    """The single year's and the pooled years' estimates side by side (step 06), each with
+    its own verdict; a run without ``--pool-from`` says so (it is not a missing artifact)."""
+    step, name = "06_pooled", "effects"
+    heading = f"## {w.s('pooled.heading')}"
+    if not art.has_artifact(w.run_dir, step, name):
+        return [heading, w.s("pooled.not_run")]
+    df = w.table(step, name)
+    rows = []
+    for _, r in df.iterrows():
+        cells = [w.text(r, "label"),
+                 w.method(r["method"]) if r.get("role", "primary") != "sensitivity"
+                 else w.s("effects.sensitivity", method=w.method(r["method"]))]  # fmt: skip
+        for side in ("single", "pooled"):
+            v = {f: r[f"{side}_{f}"] for f in ("estimate", "ci_low", "ci_high")}
+            n1, n0 = r[f"{side}_n_treated"], r[f"{side}_n_control"]
+            small = w.small_group(n1, n0)
+            shown = bool(r[f"{side}_passed"]) and not small
+            d = _digits(v)
+            cells += [
+                f"{fmt_signed(v['estimate'], d)} {w.text(r, 'unit')}"
+                f" ({w.ci(v['ci_low'], v['ci_high'], d)})" if shown
+                else "—" if small else w.s("verdict.withheld_short"),
+                w.count(n1),
+            ]  # fmt: skip
+        reason = {"reason": r["pooled_reason"], "reason_ja": r.get("pooled_reason_ja", "")}
+        small = w.small_group(r["pooled_n_treated"], r["pooled_n_control"])
+        cells.append(w.s("verdict.small_group", min=w.min) if small
+                     else w.verdict(r["pooled_passed"], w.reason(reason)))  # fmt: skip
+        rows.append(cells)
+    single, pooled = df["single_years"].iloc[0], df["pooled_years"].iloc[0]
+    headers = [w.s("col.outcome"), w.s("col.method"),
+               w.s("pooled.col_estimate", years=single), w.s("pooled.col_n", years=single),
+               w.s("pooled.col_estimate", years=pooled), w.s("pooled.col_n", years=pooled),
+               w.s("pooled.col_verdict", years=pooled)]  # fmt: skip
+    table = w.show_table(step, name, pd.DataFrame(rows), headers, list("llrrrrl"))
+    return [heading, w.s("pooled.intro", single=single, pooled=pooled), table]
 
 
 def _break_even_sentence(w: _Writer, roi: dict) -> str:

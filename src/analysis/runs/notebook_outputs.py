@@ -63,6 +63,8 @@ class Preview:
         Run directory of the preview, relative to the project root (git-ignored).
     fiscal_year : int
         Fiscal year evaluated.
+    pool_from : int
+        First fiscal year of the pooled evaluation.
     """
 
     population: int = 20_000
@@ -72,14 +74,17 @@ class Preview:
     dataset: str = "data/preview"
     run_dir: str = "runs/preview"
     fiscal_year: int = 2023
+    pool_from: int = 2021
 
     def parameters(self) -> dict[str, object]:
-        """Values injected after the parameters cell (the others keep their defaults)."""
+        """Values injected after the parameters cell (the others keep their defaults;
+        ``pool_from`` is read by ``06_pooled`` only)."""
         return {
             "dataset": self.dataset,
             "fiscal_year": self.fiscal_year,
             "run_dir": self.run_dir,
             "seed": self.seed,
+            "pool_from": self.pool_from,
         }
 
 

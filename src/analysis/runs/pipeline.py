@@ -43,7 +43,14 @@ from analysis.runs.compare import (
     compare_files,
 )
 
-STEPS = ("01_cohort", "02_risk", "03_effect_exercise", "04_effect_costs", "05_targeting")
+STEPS = (
+    "01_cohort",
+    "02_risk",
+    "03_effect_exercise",
+    "04_effect_costs",
+    "05_targeting",
+    "06_pooled",
+)
 """The step notebooks, in execution order (``notebooks/<step>.ipynb``)."""
 REPORT_NOTEBOOK = REPORTS_DIR / "annual_report.ipynb"
 ENGINES = ("duckdb", "spark")
@@ -100,6 +107,8 @@ class RunSettings:
     engine: str = "duckdb"
     lang: str = "ja"
     seed: int = DEFAULT_SEED
+    pool_from: int = 0
+    """First fiscal year of the pooled evaluation (``06_pooled``); 0: none."""
 
     def check(self) -> None:
         if self.engine not in ENGINES:
@@ -112,6 +121,11 @@ class RunSettings:
             raise UserError(f"--lang must be one of {', '.join(LANGS)}, got {self.lang!r}")
         if not (Path(self.dataset) / "dataset.json").exists():
             raise UserError(f"--data {self.dataset}: not a dataset directory (no dataset.json)")
+        if self.pool_from and not 2000 <= self.pool_from < self.fiscal_year:
+            raise UserError(
+                f"--pool-from must be a fiscal year before --fiscal-year {self.fiscal_year}, "
+                f"got {self.pool_from}"
+            )
 
 
 def execute_run(
@@ -132,6 +146,7 @@ def execute_run(
         "engine": settings.engine,
         "seed": settings.seed,
         "lang": settings.lang,
+        "pool_from": settings.pool_from,
     }
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     executed = []
@@ -140,7 +155,7 @@ def execute_run(
         for nb in notebooks:
             bar.update(task, description=f"{nb.stem}")
             out = run_dir / "notebooks" / nb.name
-            _execute(nb, out, params, run_dir, progress)
+            _execute(nb, out, _declared(nb, params), run_dir, progress)
             executed.append(out)
             bar.advance(task)
         if report_notebook is not None:
@@ -157,6 +172,15 @@ def execute_run(
             executed.append(out)
             bar.advance(task)
     return executed
+
+
+def _declared(nb: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """The run's parameters a notebook declares in its ``parameters`` cell (papermill would
+    inject the others too, as unknown parameters)."""
+    import papermill as pm
+
+    names = set(pm.inspect_notebook(str(nb)))
+    return {k: v for k, v in params.items() if k in names}
 
 
 def _write_params(run_dir: Path, params: dict[str, Any]) -> None:
@@ -224,6 +248,7 @@ def run_pipeline(
             settings.lang,
             "--seed",
             str(settings.seed),
+            *(("--pool-from", str(settings.pool_from)) if settings.pool_from else ()),
         ],
     )
     manifest["notebook_paths"] = [str(p) for p in sources]
@@ -302,7 +327,8 @@ def _rerun(man: dict[str, Any], run_dir: Path, scratch: Path, progress: bool) ->
     """Re-execute the run into ``scratch`` and compare every file with the recorded one."""
     p = man["parameters"]
     settings = RunSettings(dataset=p["dataset"], fiscal_year=p["fiscal_year"],
-                           engine=p["engine"], lang=p["lang"], seed=p["seed"])  # fmt: skip
+                           engine=p["engine"], lang=p["lang"], seed=p["seed"],
+                           pool_from=p.get("pool_from", 0))  # fmt: skip
     sources = [Path(s) for s in man.get("notebook_paths", [])]
     report_nb = next((s for s in sources if s.parent.name == "reports"), None)
     steps = [s for s in sources if s is not report_nb]
@@ -417,6 +443,14 @@ def run_command(
     engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark.")] = "duckdb",
     lang: Annotated[str, typer.Option(help="Report language: ja or en.")] = "ja",
     seed: Annotated[int, typer.Option(help="The run's seed.")] = DEFAULT_SEED,
+    pool_from: Annotated[
+        int,
+        typer.Option(
+            "--pool-from",
+            help="Also evaluate the offers of this fiscal year to --fiscal-year pooled "
+            "(e.g. 2021); 0: the single year only.",
+        ),
+    ] = 0,
     runs_dir: Annotated[Path, typer.Option(help="Where run directories go.")] = RUNS_DIR,
 ) -> None:
     """Execute the evaluation notebooks into runs/FY<year>/<run-id>/ and write its manifest.
@@ -424,7 +458,12 @@ def run_command(
     The run directory is printed as the last line of standard output.
     """
     settings = RunSettings(
-        dataset=str(data), fiscal_year=fiscal_year, engine=engine, lang=lang, seed=seed
+        dataset=str(data),
+        fiscal_year=fiscal_year,
+        engine=engine,
+        lang=lang,
+        seed=seed,
+        pool_from=pool_from,
     )
     run_dir = run_pipeline(settings, runs_dir=runs_dir, progress=sys.stderr.isatty())
     print(run_dir)

@@ -21,7 +21,8 @@ import typer
 from analysis.errors import UserError
 
 
-def _one(setting: str, seed: int, fiscal_year: int) -> pd.DataFrame:
+def _one(setting: str, seed: int, fiscal_year: int, pool_from: int | None,
+         single_year: bool) -> pd.DataFrame:  # fmt: skip
     import warnings
 
     from threadpoolctl import threadpool_limits
@@ -30,15 +31,18 @@ def _one(setting: str, seed: int, fiscal_year: int) -> pd.DataFrame:
 
     with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore")
-        return run_seed(SETTINGS[setting], seed, fiscal_year=fiscal_year)
+        return run_seed(SETTINGS[setting], seed, fiscal_year=fiscal_year, pool_from=pool_from,
+                        single_year=single_year)  # fmt: skip
 
 
-def run_recovery(settings, seeds, fiscal_year: int, jobs: int) -> pd.DataFrame:
+def run_recovery(settings, seeds, fiscal_year: int, jobs: int, pool_from: int | None = None,
+                 single_year: bool = True) -> pd.DataFrame:  # fmt: skip
     """Rows of every estimate in every city (see ``recovery.evaluate_city``)."""
     from joblib import Parallel, delayed
 
     tasks = [(s, seed) for s in settings for seed in seeds]
-    parts = Parallel(n_jobs=jobs)(delayed(_one)(s, seed, fiscal_year) for s, seed in tasks)
+    parts = Parallel(n_jobs=jobs)(delayed(_one)(s, seed, fiscal_year, pool_from, single_year)
+                                  for s, seed in tasks)  # fmt: skip
     return pd.concat(parts, ignore_index=True)
 
 
@@ -80,6 +84,13 @@ def bench_recovery(
     first_seed: Annotated[int, typer.Option(help="Seed of the first city.")] = 1,
     fiscal_year: Annotated[int, typer.Option(help="Fiscal year evaluated.")] = 2023,
     jobs: Annotated[int, typer.Option(help="Cities evaluated at once (processes).")] = 2,
+    pool_from: Annotated[
+        int | None,
+        typer.Option(help="Add the pooled evaluation of this fiscal year to --fiscal-year."),
+    ] = None,
+    pooled_only: Annotated[
+        bool, typer.Option(help="With --pool-from: leave out the single year's estimates.")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Write every city's estimates to this Parquet file.")
     ] = None,
@@ -98,6 +109,10 @@ def bench_recovery(
         raise UserError(f"--settings: unknown setting(s) {unknown}; choose from {list(SETTINGS)}")
     if seeds < 2 or jobs < 1:
         raise UserError("--seeds must be at least 2 and --jobs at least 1")
+    if pool_from is not None and pool_from >= fiscal_year:
+        raise UserError(f"--pool-from must be before --fiscal-year {fiscal_year}, got {pool_from}")
+    if pooled_only and pool_from is None:
+        raise UserError("--pooled-only needs --pool-from")
     start = time.perf_counter()
     if from_rows:
         missing = [str(p) for p in from_rows if not p.is_file()]
@@ -106,7 +121,8 @@ def bench_recovery(
         rows = pd.concat([pd.read_parquet(p) for p in from_rows], ignore_index=True)
         rows = rows[rows["setting"].isin(chosen)]
     else:
-        rows = run_recovery(chosen, range(first_seed, first_seed + seeds), fiscal_year, jobs)
+        rows = run_recovery(chosen, range(first_seed, first_seed + seeds), fiscal_year, jobs,
+                            pool_from, not pooled_only)  # fmt: skip
     if out is not None:
         rows.to_parquet(out)
     summary = summarise(rows)

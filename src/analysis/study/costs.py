@@ -43,9 +43,14 @@ COST_OUTCOMES = (
             "two_part", MIN_PARTICIPANTS_COSTS),
     Outcome("cost_total_24m", "24か月の医療費", "Medical cost, 24 months", "円", "yen",
             "two_part", MIN_PARTICIPANTS_COSTS),
+    Outcome("cost_pmpm_12m", "12か月の医療費（国保加入1か月あたり）",
+            "Medical cost per enrolled month, 12 months", "円/月", "yen/month", "two_part",
+            MIN_PARTICIPANTS_COSTS, column="cost_total_12m", per="observed_months_12m"),
 )  # fmt: skip
 """Cost outcomes: the NHI's medical expenditure in the first 12 (24) months from the index
-month, summed as it occurred (see :func:`cost_frame` for the estimand)."""
+month, summed as it occurred (:data:`COST_ESTIMAND`), and the 12-month cost per month of
+NHI enrollment (:data:`PMPM_ESTIMAND`), which does not depend on how long people stay in
+NHI (see :func:`cost_frame`)."""
 COST_ESTIMAND = {
     "en": "NHI medical expenditure in the window from the index month, as incurred: a "
     "person who dies counts the costs they had until death, a person who leaves NHI "
@@ -55,7 +60,17 @@ COST_ESTIMAND = {
     "国保を脱退した人（75歳到達、転出、被用者保険への加入）は脱退までの医療費を数え、"
     "途中までの期間を年換算しない",
 }
-"""The estimand of every cost row, as the report states it."""
+"""The estimand of the cost rows in yen, as the report states it."""
+PMPM_ESTIMAND = {
+    "en": "the cost per month of NHI enrollment (per member per month) compares the "
+    "participants' 12-month costs divided by their months enrolled and alive in the window "
+    "with the same ratio had they not taken part (a ratio of means: total cost over total "
+    "months); leaving NHI does not shorten it, since costs and months end together",
+    "ja": "国保加入1か月あたりの医療費は、参加者の12か月の医療費の合計を期間内の国保加入月数"
+    "（生存中）の合計で割った値を、参加しなかった場合の同じ比と比べたものです（医療費の合計÷"
+    "加入月数の合計）。国保の脱退で医療費と月数が同時に終わるため、脱退による期間の違いに左右されません",
+}
+"""The estimand of the per-enrolled-month cost row (:data:`COST_OUTCOMES`)."""
 HEALTH_METHODS = ("aipw", "regression", "ipw")
 """Health markers: primary AIPW (linear outcome model); Lin's regression and IPW beside it."""
 COST_METHODS = ("aipw", "ipw")
@@ -148,15 +163,22 @@ def prior_cost_terms(df: pd.DataFrame) -> pd.DataFrame:
     return out.assign(log_cost_prior_rcs1=s[:, 0], log_cost_prior_rcs2=s[:, 1])
 
 
-def cost_frame(cohort, outcomes=(*(o.name for o in COST_OUTCOMES),)) -> pd.DataFrame:
+def outcome_columns(outcomes) -> list[str]:
+    """The analysis-frame columns the ``outcomes`` need (their columns and exposures)."""
+    return list(dict.fromkeys(c for o in outcomes for c in (o.data_column, o.per) if c))
+
+
+def cost_frame(cohort, outcomes=None) -> pd.DataFrame:
     """The analysis frame of the health-marker and cost outcomes of one program.
 
     Costs are the sums over the window as they occurred (:data:`COST_ESTIMAND`): death
     and leaving NHI end the costs; nothing is annualised or imputed. The end of follow-up
-    (``followup_end``) comes along for :func:`window_beyond_data`.
+    (``followup_end``) comes along for :func:`window_beyond_data`. ``outcomes`` are
+    column names (default: those of :data:`COST_OUTCOMES`).
     """
     from analysis.study.effects import analysis_frame
 
+    outcomes = outcome_columns(COST_OUTCOMES) if outcomes is None else list(outcomes)
     return prior_cost_terms(analysis_frame(cohort, [*outcomes, "followup_end"]))
 
 
@@ -168,8 +190,9 @@ def program_effects(cohorts: dict, *, seed: int) -> list:
     """
     out = []
     outcomes = (*HEALTH_OUTCOMES, *COST_OUTCOMES)
+    columns = outcome_columns(outcomes)
     for program in ("mystar", "vitality"):
-        df = cost_frame(cohorts[program], [o.name for o in outcomes])
+        df = cost_frame(cohorts[program], columns)
         for o in outcomes:
             headline = o.name == "cost_total_12m" or (
                 program == "mystar" and o.name == "next_hba1c"

@@ -128,6 +128,31 @@ def outcome_scale(
     return float(y.std(ddof=1)), float(y.mean())
 
 
+def ratio_scale(
+    data: pd.DataFrame, outcome: str, per: str, treatment: str = "treat"
+) -> tuple[float, float]:
+    """Standard deviation and mean of ``outcome`` per unit of ``per`` in the comparison group.
+
+    The mean is the ratio ``sum(outcome) / sum(per)``; the standard deviation is that of
+    the linearised per-person value ``(outcome - r per) / mean(per)``, whose variance over
+    ``n`` is the variance of the ratio (delta method), so that the minimum detectable
+    effect of a per-month cost is sized like that of a mean. NaN when fewer than two
+    comparison people have both measured.
+    """
+    if not {outcome, per, treatment} <= set(data.columns):
+        return math.nan, math.nan
+    d = (
+        data.loc[data[treatment].astype(int) == 0, [outcome, per]]
+        .apply(pd.to_numeric, errors="coerce")
+        .dropna()
+    )
+    y, m = d[outcome].to_numpy(float), d[per].to_numpy(float)
+    if len(y) < 2 or m.sum() <= 0:
+        return math.nan, math.nan
+    r = y.sum() / m.sum()
+    return float(((y - r * m) / m.mean()).std(ddof=1)), float(r)
+
+
 def detectable(
     n_treated: float,
     n_control: float,

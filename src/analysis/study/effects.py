@@ -26,6 +26,7 @@ from analysis.study.detectable import (
     Detectable,
     detectable,
     outcome_scale,
+    ratio_scale,
     reference_effects,
 )
 
@@ -82,6 +83,12 @@ class Outcome:
     min_participants : int
         Fewest participants in the analysis for an estimate to be shown
         (:data:`MIN_PARTICIPANTS`; :data:`MIN_PARTICIPANTS_COSTS` for costs).
+    column : str
+        Column of the analysis frame holding the outcome when it differs from ``name``
+        (a per-month cost is the window's cost column divided by ``per``).
+    per : str or None
+        Exposure column (enrolled months): the effect is on the outcome per unit of it,
+        a ratio of means (``estimate_effect(per=...)``).
     """
 
     name: str
@@ -91,6 +98,13 @@ class Outcome:
     unit_en: str
     outcome_model: str = "linear"
     min_participants: int = 30
+    column: str = ""
+    per: str | None = None
+
+    @property
+    def data_column(self) -> str:
+        """The analysis frame's column of the outcome (``column``, else ``name``)."""
+        return self.column or self.name
 
 
 @dataclass(frozen=True)
@@ -319,26 +333,36 @@ def run_methods(
     estimand: str = "ATT",
     headline_method: str | None = "aipw",
     n_bootstrap: int = 0,
+    cluster: str | None = None,
 ) -> list[Attempt]:
     """Run the pre-declared estimators of one outcome; each becomes an :class:`Attempt`.
 
     People without a measured outcome are left out (complete cases). Each method's seed
     is derived from ``seed`` and the program, outcome and method names. The first method
     is the primary estimate; the others are sensitivity analyses, withheld whenever the
-    primary is (:func:`with_primary`).
+    primary is (:func:`with_primary`). ``cluster`` names a column whose groups get
+    cluster-robust standard errors (households in a pooled evaluation).
     """
     from analysis.causal.estimate import estimate_effect
 
-    data = complete_cases(df, outcome.name)
-    sd, mean = outcome_scale(data, outcome.name)
+    data = complete_cases(df, outcome.data_column)
+    if outcome.per is not None:
+        data = complete_cases(data, outcome.per)
+        sd, mean = ratio_scale(data, outcome.data_column, outcome.per)
+    else:
+        sd, mean = outcome_scale(data, outcome.name)
     out = []
     for method in methods:
-        kw = dict(treatment="treat", outcome=outcome.name, covariates=list(covariates),
+        kw = dict(treatment="treat", outcome=outcome.data_column, covariates=list(covariates),
                   method=method, estimand=estimand,
                   seed=int_seed(seed, "effect", program, outcome.name, method), n_jobs=1)  # fmt: skip
         if method == "aipw":
             # two-part / log-link models need a bootstrap under "regression": too slow
             kw["outcome_model"] = outcome.outcome_model
+        if outcome.per is not None:
+            kw["per"] = outcome.per
+        if cluster is not None:
+            kw["cluster"] = cluster
         if method in ("matching",) and n_bootstrap:
             kw["n_bootstrap"] = n_bootstrap
         a = attempt(program, outcome, method, estimate_effect, data, **kw)

@@ -95,7 +95,10 @@ def truth_of(program: str, outcome: str, ids, tp: pd.DataFrame, fiscal_year: int
 
 def _row(a, tp: pd.DataFrame, fiscal_year: int, setting: str, seed: int) -> dict:
     r = a.result
-    truth = truth_of(a.program, a.outcome.name, a.treated_ids, tp, fiscal_year)
+    truth = truth_of(a.program, a.outcome.data_column, a.treated_ids, tp, fiscal_year)
+    if a.outcome.per is not None:  # per enrolled month: total change over total months
+        per = np.nan if r is None else r.info.get("per_mean_treated", np.nan)
+        truth = truth / per
     out = {
         "setting": setting,
         "seed": seed,
@@ -138,18 +141,58 @@ def _table_rows(table, *, outcome, role, method, truth, sd, passed, setting, see
     return rows
 
 
+POOLED_SUFFIX = "[pooled]"
+"""Appended to the outcome of a pooled estimate in the benchmark's rows."""
+
+
+def pooled_rows(con, tp, *, years, seed: int, setting: str) -> list[dict]:
+    """Rows of the pooled evaluation (:mod:`analysis.study.pooled`) of ``years``; the truth
+    of each is the mean planted effect over the participants' offers it used."""
+    from analysis.study import pooled
+
+    frames = pooled.build_pooled_frames(con, years)
+    rows = []
+    for a in pooled.pooled_effects(frames, seed=seed):
+        parts = [(truth_of(a.program, a.outcome.data_column, g["person_id"], tp, y), len(g))
+                 for y, g in pooled.treated_offers(a).groupby("fiscal_year")]  # fmt: skip
+        n = sum(k for _, k in parts)
+        truth = sum(t * k for t, k in parts) / n if n else np.nan
+        row = _row(a, tp, years[-1], setting, seed) | {"truth": truth}
+        row["outcome"] = f"{a.outcome.name}{POOLED_SUFFIX}"
+        rows.append(row)
+    return rows
+
+
 def evaluate_city(
-    path: str | Path, *, seed: int, setting: str = "", fiscal_year: int = FISCAL_YEAR
+    path: str | Path,
+    *,
+    seed: int,
+    setting: str = "",
+    fiscal_year: int = FISCAL_YEAR,
+    pool_from: int | None = None,
+    single_year: bool = True,
 ) -> pd.DataFrame:
     """Run the fiscal-year evaluation of steps 03 to 05 on a synthetic city; one row per
-    estimate with its truth, interval and verdict (``passed``: shown as a number)."""
+    estimate with its truth, interval and verdict (``passed``: shown as a number).
+
+    With ``pool_from`` the pooled evaluation of ``pool_from`` to ``fiscal_year`` is added
+    (outcomes suffixed :data:`POOLED_SUFFIX`); ``single_year=False`` leaves out the
+    single year's estimates.
+    """
     from analysis.cohort import build_cohorts, connect, default_specs
     from analysis.study import costs, exercise, targeting
     from analysis.study.effects import analysis_frame
+    from analysis.study.pooled import pooled_years
 
     path = Path(path)
     tp = participant_truth(path)
     con = connect(str(path), "duckdb", validate=False)
+    pooled = []
+    if pool_from is not None:
+        years = pooled_years(fiscal_year, pool_from)
+        pooled = pooled_rows(con, tp, years=years, seed=seed, setting=setting)
+    if not single_year:
+        return pd.DataFrame(pooled)
     cohorts = build_cohorts(con, default_specs(fiscal_year), engine="duckdb")
     df = analysis_frame(cohorts["vitality"], exercise.OUTCOME_COLUMNS)
     attempts = exercise.estimate_effects(df, seed=seed)
@@ -179,12 +222,14 @@ def evaluate_city(
         passed=np.isfinite(neg["estimate"].to_numpy(float)), setting=setting, seed=seed,
         sd={o: float(df[o].std()) for o in neg["outcome"]},
     )  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows + pooled)
 
 
 def run_seed(setting: CitySetting, seed: int, *, fiscal_year: int = FISCAL_YEAR,
-             workdir: str | Path | None = None) -> pd.DataFrame:  # fmt: skip
-    """Simulate one city of ``setting`` with ``seed``, evaluate it, delete it."""
+             workdir: str | Path | None = None, pool_from: int | None = None,
+             single_year: bool = True) -> pd.DataFrame:  # fmt: skip
+    """Simulate one city of ``setting`` with ``seed``, evaluate it (:func:`evaluate_city`),
+    delete it."""
     from analysis.data.synthetic import simulate
 
     tmp = Path(tempfile.mkdtemp(prefix="recovery-", dir=workdir))
@@ -192,7 +237,8 @@ def run_seed(setting: CitySetting, seed: int, *, fiscal_year: int = FISCAL_YEAR,
         start = time.perf_counter()
         path = simulate(population=setting.population, seed=seed, uptake=setting.uptake,
                         hidden_confounding=0.0, out=tmp / "city")  # fmt: skip
-        rows = evaluate_city(path, seed=seed, setting=setting.name, fiscal_year=fiscal_year)
+        rows = evaluate_city(path, seed=seed, setting=setting.name, fiscal_year=fiscal_year,
+                             pool_from=pool_from, single_year=single_year)  # fmt: skip
         return rows.assign(seconds=time.perf_counter() - start)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
