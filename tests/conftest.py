@@ -71,3 +71,12 @@ def small_differences():
         return bad
 
     return find
+
+
+def input_order(frame, column: str, kind: str, raw: list[str], *, pseudonymiser):
+    """The rows of an imported table reordered as in the input file, whose ``column`` held
+    the ids ``raw`` in this order: the importer writes each table in primary-key order
+    (pseudonyms sort in no input order); rows with one id keep their key order."""
+    rank = {pseudonymiser.one(kind, x): i for i, x in enumerate(dict.fromkeys(raw))}
+    out = frame.sort_values(column, key=lambda s: s.map(rank), kind="stable")
+    return out.reset_index(drop=True)

@@ -9,6 +9,7 @@ and a diagnosis file whose name tells nothing (placed by its headers).
 
 from __future__ import annotations
 
+import functools
 import csv
 import datetime as dt
 import io
@@ -22,6 +23,7 @@ from analysis.data.importer import import_csv
 from analysis.data.pseudonym import Pseudonymiser
 from analysis.data.validation import validate_dataset
 from analysis.errors import UserError
+from tests.conftest import input_order
 
 P = Pseudonymiser("export test key — 0123456789")
 TODAY = dt.date(2026, 1, 1)
@@ -104,6 +106,9 @@ def run(in_dir: Path, out: Path):
     return import_csv(in_dir, out, pseudonymiser=P, today=TODAY)
 
 
+in_input_order = functools.partial(input_order, pseudonymiser=P)
+
+
 def test_typical_exports_import_with_the_default_mapping(tmp_path):
     res = run(write_exports(tmp_path / "in"), tmp_path / "out")
     assert {t: (i.file, i.read, i.rejected) for t, i in res.tables.items()} == {
@@ -122,7 +127,8 @@ def test_typical_exports_import_with_the_default_mapping(tmp_path):
     ]
     assert res.tables["claim_diagnoses"].ignored == ["傷病名"]
     ds = load_dataset(tmp_path / "out")
-    c = ds.checkups
+    persons = ["0000001", "0000002", "000003"]
+    c = in_input_order(ds.checkups, "person_id", "person", persons)
     assert [pd.Timestamp(x).date() for x in c.exam_date] == [
         D(2023, 6, 12),
         D(2023, 9, 1),
@@ -136,7 +142,7 @@ def test_typical_exports_import_with_the_default_mapping(tmp_path):
     assert c.exercise_habit.tolist() == [False, True, False]
     assert c.bp_med.tolist() == [True, False, True]
     assert c.person_id.tolist() == [P.one("person", x) for x in ["0000001", "0000002", "000003"]]
-    e = ds.enrollment
+    e = in_input_order(ds.enrollment, "person_id", "person", persons)
     assert e.sex.tolist() == ["M", "F", "F"]
     assert [pd.Timestamp(x).date() for x in e.birth_date] == [
         D(1960, 5, 10),
@@ -144,10 +150,11 @@ def test_typical_exports_import_with_the_default_mapping(tmp_path):
         D(1948, 6, 1),
     ]
     assert e.exit_reason.tolist()[2] == "age75"
-    cl = ds.claims
+    cl = in_input_order(ds.claims, "claim_id", "claim", ["K1", "K2", "K3", "K4"])
     assert cl.setting.tolist() == ["outpatient", "pharmacy", "inpatient", "dental"]
     assert cl.cost_yen.tolist() == [12340, 5600, 850000, 3100]
-    assert ds.claim_diagnoses.icd10.tolist() == ["E119", "I10", "K210", "N184", "K029"]
+    dx = in_input_order(ds.claim_diagnoses, "claim_id", "claim", ["K1", "K2", "K3", "K4"])
+    assert dx.icd10.tolist() == ["E119", "I10", "K210", "N184", "K029"]
     report = validate_dataset(tmp_path / "out", today=TODAY)
     assert report.ok, report.summary()
 

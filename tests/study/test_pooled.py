@@ -118,3 +118,20 @@ def test_offer_counts_suppress_small_cells(frames):
     for v in counts["n_participants"]:
         assert v in ("<10", "x") or int(v) == 0 or int(v) >= 10
     assert np.all([isinstance(v, str) for v in counts["n_offered"]])
+
+
+def test_a_hidden_pooled_count_is_not_quoted_by_its_withheld_reason():
+    pool = _effects("34", passed=False).assign(
+        reason="max |SMD| < 0.1 after adjustment (observed 0.267); participants in the "
+        "analysis >= 100 (observed 34)",
+        reason_ja="分析対象の参加者が 100 人以上(観測値 34)",
+    )
+    t = pooled.side_by_side(_effects("30"), pool, fiscal_year=2023, pool_from=2021)
+    assert t.loc[0, "pooled_n_treated"] == "x"
+    assert "34" not in t.loc[0, "pooled_reason"] + t.loc[0, "pooled_reason_ja"]
+    assert t.loc[0, "pooled_reason"].endswith("(observed x)")
+    assert "(observed 0.267)" in t.loc[0, "pooled_reason"]  # other values stay
+    assert t.loc[0, "pooled_reason_ja"] == "分析対象の参加者が 100 人以上(観測値 x)"
+    shown = pooled.side_by_side(_effects("20"), pool, fiscal_year=2023, pool_from=2021)
+    assert shown.loc[0, "pooled_n_treated"] == "34"  # 14 more: nothing to hide
+    assert shown.loc[0, "pooled_reason"].endswith("(observed 34)")

@@ -508,6 +508,9 @@ ORDER_MAX_RUN = 64
 """Most rows with one value of a key's first column that are compared pairwise, and most
 segments of ids in a row group (:func:`_ids`); beyond, the rule is left to SQL."""
 
+ORDER_MAX_WIDTH = 64
+"""Widest ids (bytes) proven from their order: 32-hex-digit pseudonyms and more."""
+
 
 class _Unproven(Exception):
     """The rows are not in an order that proves the rule."""
@@ -522,12 +525,15 @@ def _array(col: pa.ChunkedArray) -> pa.Array:
 
 
 def _ids(col: pa.ChunkedArray) -> tuple[int, list[tuple[int, int, np.ndarray]]]:
-    """Strings of one width (at most 16 bytes, all present) as integers in the same order.
+    """Strings of one width (at most ``ORDER_MAX_WIDTH`` bytes, all present) as keys in
+    the same order.
 
-    Returns the width and segments ``(start row, head, keys)``: rows whose strings share
-    the bytes before the last 8 (their ``head``, big-endian; 0 up to 8 bytes), with the
-    ``keys`` of those 8 bytes, big-endian. Pairs ``(head, key)`` are then equal and ordered
-    as the strings are.
+    Returns the width and segments ``(start row, head, keys)``. Up to 16 bytes, rows whose
+    strings share the bytes before the last 8 (their ``head``, big-endian; 0 up to 8
+    bytes), with the ``keys`` of those 8 bytes as big-endian integers: pairs ``(head, key)``
+    are then equal and ordered as the strings are. Wider strings (pseudonyms, whose first
+    bytes are all different, would make a segment per row) are one segment of fixed-width
+    bytes (numpy ``S``, compared as ``memcmp``, see :func:`_steps` and :func:`_contains`).
     """
     arr = _array(col)
     if not pa.types.is_string(arr.type) or arr.null_count or not len(arr):
@@ -535,9 +541,11 @@ def _ids(col: pa.ChunkedArray) -> tuple[int, list[tuple[int, int, np.ndarray]]]:
     n = len(arr)
     offsets = np.frombuffer(arr.buffers()[1], np.int32, n + 1, arr.offset * 4)
     width, start = int(offsets[1] - offsets[0]), int(offsets[0])
-    if not 0 < width <= 16 or np.any(np.diff(offsets) != width):
+    if not 0 < width <= ORDER_MAX_WIDTH or np.any(np.diff(offsets) != width):
         raise _Unproven
     data = arr.buffers()[2]
+    if width > 16:
+        return width, [(0, 0, np.frombuffer(data, f"S{width}", n, start))]
     if width <= 8:
         padded = np.zeros((n, 8), np.uint8)
         padded[:, :width] = np.frombuffer(data, np.uint8, n * width, start).reshape(n, width)
@@ -557,6 +565,66 @@ def _ids(col: pa.ChunkedArray) -> tuple[int, list[tuple[int, int, np.ndarray]]]:
         )
         for a, b in zip(cuts, cuts[1:], strict=False)
     ]
+
+
+def _words(keys: np.ndarray, at: int) -> np.ndarray:
+    """Bytes ``at`` to ``at + 8`` of fixed-width byte strings as big-endian integers (a
+    view: compared in the order of the bytes)."""
+    keys = np.ascontiguousarray(keys)
+    return np.ndarray(len(keys), ">u8", keys, at, (keys.itemsize,))
+
+
+def _offsets(width: int) -> list[int]:
+    """Where the 8-byte words of a string of ``width`` > 8 bytes start; the last may overlap
+    the one before (bytes already equal decide nothing)."""
+    return [min(at, width - 8) for at in range(0, width, 8)]
+
+
+def _steps(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each key is below the previous one, and where equal to it.
+
+    Wide byte strings are compared 8 bytes at a time as integers, the next 8 only where
+    all before tie: 32-byte pseudonyms mostly differ in their first 8, and a row-by-row
+    ``memcmp`` costs several integer comparisons.
+    """
+    if keys.dtype.kind != "S":
+        return keys[1:] < keys[:-1], keys[1:] == keys[:-1]
+    first = _words(keys, 0).astype(np.uint64)
+    down, same = first[1:] < first[:-1], first[1:] == first[:-1]
+    tie = np.flatnonzero(same)
+    for at in _offsets(keys.itemsize)[1:]:
+        if not len(tie):
+            break
+        words = _words(keys, at)
+        before, after = words[tie], words[tie + 1]
+        equal = after == before
+        if not equal.all():
+            differ = ~equal
+            down[tie[differ]] = after[differ].astype(np.uint64) < before[differ].astype(np.uint64)
+            same[tie[differ]] = False
+            tie = tie[equal]
+    return down, same
+
+
+def _contains(keys: np.ndarray, values: np.ndarray) -> bool:
+    """Every one of the sorted ``values`` is among the sorted ``keys`` (none above the last).
+
+    Wide byte strings are first looked up by their first 8 bytes as integers and compared
+    8 bytes at a time; only those not found there (several keys share their first bytes)
+    are searched as strings.
+    """
+    if keys.dtype.kind != "S":
+        return np.array_equal(keys[np.searchsorted(keys, values)], values)
+    at = np.searchsorted(_words(keys, 0).astype(np.uint64), _words(values, 0).astype(np.uint64))
+    at = np.minimum(at, len(keys) - 1)
+    found = np.ones(len(values), bool)
+    for offset in _offsets(keys.itemsize):
+        found &= _words(keys, offset)[at] == _words(values, offset)
+    if found.all():
+        return True
+    values = values[~found]
+    at = np.searchsorted(keys, values)
+    return np.array_equal(keys[np.minimum(at, len(keys) - 1)], values)
 
 
 def _codes(col: pa.ChunkedArray) -> np.ndarray:
@@ -593,12 +661,10 @@ class _RowGroup:
         if column not in self._ids:
             width, segments = _ids(self.t.column(column))
             heads = [h for _, h, _ in segments]
-            ordered = heads == sorted(set(heads)) and all(
-                not np.any(k[1:] < k[:-1]) for _, _, k in segments
-            )
-            self._ids[column] = (
-                (width, [(a, h, k, k[1:] == k[:-1]) for a, h, k in segments]) if ordered else None
-            )
+            stepped = [(a, h, k, *_steps(k)) for a, h, k in segments]
+            ordered = heads == sorted(set(heads)) and not any(x[3].any() for x in stepped)
+            segments = [(a, h, k, same) for a, h, k, _, same in stepped]
+            self._ids[column] = (width, segments) if ordered else None
         if self._ids[column] is None:
             raise _Unproven
         return self._ids[column]
@@ -644,6 +710,9 @@ class _UniqueKey:
         if equal.any():
             raise _Unproven
         rows, k = np.flatnonzero(same[1:] & same[:-1]) + 2, 2
+        if len(rows):  # where the run of each row starts: ids[r - k] == ids[r] if r - k ≥ it
+            starts = np.flatnonzero(np.concatenate([[True], ~same]))
+            run_start = np.repeat(starts, np.diff(np.append(starts, len(ids))))
         while len(rows):
             if k >= ORDER_MAX_RUN:
                 raise _Unproven
@@ -653,8 +722,7 @@ class _UniqueKey:
             if equal.any():
                 raise _Unproven
             k += 1
-            rows = rows[rows >= k]
-            rows = rows[ids[rows - k] == ids[rows]]
+            rows = rows[rows - k >= run_start[rows]]
         # the run that goes on from the previous row group, on the values
         ends = np.flatnonzero(~same)
         first = int(ends[0]) + 1 if len(ends) else len(ids)
@@ -697,26 +765,31 @@ class _ForeignKey:
                     raise _Unproven
                 keys = self.p[2]
                 k = int(np.searchsorted(values, keys[-1], side="right"))  # ≥ 1
-                if not np.array_equal(keys[np.searchsorted(keys, values[:k])], values[:k]):
+                if not _contains(keys, values[:k]):
                     raise _Unproven
                 values = values[k:]
 
 
-def _read(path: Path, columns: tuple[str, ...], dictionary: tuple[str, ...] = ()):
+def _read(path: Path, columns, dictionary: tuple[str, ...] = ()):
     """The row groups of a Parquet file that have rows, ``dictionary`` columns
-    dictionary-encoded; the next one is read in a thread while the caller works."""
+    dictionary-encoded; the next one is read in a thread while the caller works.
+
+    ``columns`` is a tuple, or a function giving the columns still needed when the next
+    row group is read (a rule that failed no longer reads its 32-byte pseudonyms).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow.parquet as pq
 
+    needed = columns if callable(columns) else lambda: columns
     f = pq.ParquetFile(path, read_dictionary=list(dictionary))
     n = f.num_row_groups
     with ThreadPoolExecutor(1) as pool:
-        ahead = pool.submit(f.read_row_group, 0, list(columns)) if n else None
+        ahead = pool.submit(f.read_row_group, 0, list(needed())) if n else None
         for i in range(n):
             t = ahead.result()
             if i + 1 < n:
-                ahead = pool.submit(f.read_row_group, i + 1, list(columns))
+                ahead = pool.submit(f.read_row_group, i + 1, list(needed()))
             if t.num_rows:
                 yield t
 
@@ -742,9 +815,12 @@ def _proven_in(ds: Dataset, table: str, rules: list[Rule]) -> set[Rule]:
         elif r.table == table and r.order:
             column, pcol = r.order
             checks[r] = _ForeignKey(column, ds.path / f"{r.needs[0]}.parquet", pcol)
-    columns = tuple(dict.fromkeys(c for check in checks.values() for c in check.columns))
+
+    def columns() -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for check in checks.values() for c in check.columns))
+
     ids = {check.columns[0] for check in checks.values()}
-    dictionary = tuple(c for c in columns if c not in ids)
+    dictionary = tuple(c for c in columns() if c not in ids)
     try:
         for t in _read(ds.path / f"{table}.parquet", columns, dictionary):
             rg = _RowGroup(t)

@@ -22,6 +22,7 @@ estimates are withheld whenever the primary one is.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pandas as pd
@@ -213,7 +214,9 @@ def side_by_side(single, pooled: pd.DataFrame, *, fiscal_year: int, pool_from: i
     ``single`` (one table or several, e.g. steps 03 and 04) and ``pooled`` are effects
     tables (``analysis.study.effects.effects_table``, counts already suppressed). A pooled count whose difference from the single year's is
     1 to ``min_cell_count - 1`` is hidden (``"x"``): the two together would tell the
-    number of the earlier years' participants. Counts are text, as in a published table.
+    number of the earlier years' participants; so would the pooled reason quoting it (a
+    failed participants gate), whose observed value is then shown as ``x`` too. Counts are
+    text, as in a published table.
     """
     if not isinstance(single, pd.DataFrame):
         single = pd.concat(list(single), ignore_index=True)
@@ -239,8 +242,17 @@ def side_by_side(single, pooled: pd.DataFrame, *, fiscal_year: int, pool_from: i
             row[f"pooled_{n}"] = str(r[n]) if b is None else str(b)
             if a is not None and b is not None and 0 < b - a < min_cell_count:
                 row[f"pooled_{n}"] = "x"
+                for f in ("reason", "reason_ja"):  # a failed size gate quotes the count
+                    row[f"pooled_{f}"] = _hide_observed(row[f"pooled_{f}"], b)
         rows.append(row)
     return pd.DataFrame(rows, columns=SIDE_BY_SIDE_COLUMNS)
+
+
+def _hide_observed(reason, n: int):
+    """``reason`` with the observed value ``n`` of a failed gate shown as ``x``."""
+    if not isinstance(reason, str):
+        return reason
+    return re.sub(rf"\((observed|観測値) {float(n):.3g}\)", r"(\1 x)", reason)
 
 
 def _field(row: pd.Series, name: str):
