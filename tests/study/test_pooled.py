@@ -92,12 +92,22 @@ def _effects(n_treated, passed=True):
     })  # fmt: skip
 
 
+def _years(*treated, control=2000):
+    """Per-year counts of the one outcome of :func:`_effects`."""
+    return pd.DataFrame({"outcome": "vitality:next_exercise_habit",
+                         "offer_year": [f"FY{2021 + i}" for i in range(len(treated))],
+                         "n_treated": list(treated), "n_control": control})  # fmt: skip
+
+
+LARGE_YEARS = _years(12, 15, 40)
+
+
 @pytest.mark.parametrize(("single", "pool", "shown"),
                          [("40", "45", "x"), ("40", "49", "x"), ("40", "50", "50"),
                           ("40", "40", "40"), ("<10", "45", "45"), ("40", "<10", "<10")])  # fmt: skip
 def test_a_pooled_count_that_tells_the_earlier_years_count_is_hidden(single, pool, shown):
     t = pooled.side_by_side(_effects(single), _effects(pool, passed=False), fiscal_year=2023,
-                            pool_from=2021)  # fmt: skip
+                            pool_from=2021, year_counts=LARGE_YEARS)  # fmt: skip
     assert t.loc[0, "pooled_n_treated"] == shown
     assert t.loc[0, "single_n_treated"] == single
     assert t.loc[0, "pooled_n_control"] == "2000"
@@ -126,12 +136,41 @@ def test_a_hidden_pooled_count_is_not_quoted_by_its_withheld_reason():
         "analysis >= 100 (observed 34)",
         reason_ja="分析対象の参加者が 100 人以上(観測値 34)",
     )
-    t = pooled.side_by_side(_effects("30"), pool, fiscal_year=2023, pool_from=2021)
+    t = pooled.side_by_side(_effects("30"), pool, fiscal_year=2023, pool_from=2021,
+                            year_counts=LARGE_YEARS)  # fmt: skip
     assert t.loc[0, "pooled_n_treated"] == "x"
     assert "34" not in t.loc[0, "pooled_reason"] + t.loc[0, "pooled_reason_ja"]
     assert t.loc[0, "pooled_reason"].endswith("(observed x)")
     assert "(observed 0.267)" in t.loc[0, "pooled_reason"]  # other values stay
     assert t.loc[0, "pooled_reason_ja"] == "分析対象の参加者が 100 人以上(観測値 x)"
-    shown = pooled.side_by_side(_effects("20"), pool, fiscal_year=2023, pool_from=2021)
+    shown = pooled.side_by_side(_effects("20"), pool, fiscal_year=2023, pool_from=2021,
+                                year_counts=LARGE_YEARS)  # fmt: skip
     assert shown.loc[0, "pooled_n_treated"] == "34"  # 14 more: nothing to hide
     assert shown.loc[0, "pooled_reason"].endswith("(observed 34)")
+
+
+@pytest.mark.parametrize(("years", "hidden"),
+                         [(_years(4, 15, 40), True), (_years(12, 15, 40), False),
+                          (_years(12, 15, 40, control=7), True), (None, True)])  # fmt: skip
+def test_a_pooled_count_is_hidden_when_any_pooled_year_is_small(years, hidden):
+    # FY2021 with 4 participants: the FY2022 report shows FY2022's 15 and the pooled 59
+    # minus this year's 40 would be 19, so 19 - 15 = 4 would be told across reports
+    pool = _effects("59", passed=False).assign(reason="participants in the analysis >= 100 "
+                                               "(observed 59)")  # fmt: skip
+    t = pooled.side_by_side(_effects("40"), pool, fiscal_year=2023, pool_from=2021,
+                            year_counts=years)  # fmt: skip
+    assert (t.loc[0, "pooled_n_treated"] == "x") is hidden
+    assert (t.loc[0, "pooled_n_control"] == "x") is hidden
+    assert ("59" in t.loc[0, "pooled_reason"]) is not hidden
+    assert t.loc[0, "single_n_treated"] == "40"  # the single year's own counts stay
+
+
+def test_year_counts_add_up_to_each_outcomes_analysis(frames):
+    counts = pooled.year_counts(frames)
+    attempts = {(f"{a.program}:{a.outcome.name}", a.method): a
+                for a in pooled.pooled_effects(frames, seed=3)}  # fmt: skip
+    for outcome, g in counts.groupby("outcome"):
+        a = attempts[(outcome, "aipw")]
+        assert int(g["n_treated"].sum()) == a.n_treated
+        assert int(g["n_control"].sum()) == a.n_control
+        assert set(g["offer_year"]) <= {f"FY{y}" for y in YEARS}

@@ -118,14 +118,17 @@ def arm_means(t, y, e, m1, m0, estimand: str = "ATE"):
     return (float(phi1.mean()), phi1 - phi1.mean()), (float(phi0.mean()), phi0 - phi0.mean())
 
 
-def ratio_scores(t, y, per, e, m1, m0, p1, p0, estimand: str = "ATE"):
+def ratio_scores(t, y, per, e, m1, m0, p1, p0, estimand: str = "ATE", per_name: str = "per"):
     """The per-unit effect ``theta_1(Y)/theta_1(P) - theta_0(Y)/theta_0(P)`` and its
     influence values (delta method; see the module docstring)."""
     arms_y, arms_p = arm_means(t, y, e, m1, m0, estimand), arm_means(t, per, e, p1, p0, estimand)
     out = []
-    for (ty, iy), (tp, ip) in zip(arms_y, arms_p, strict=True):
+    for arm, (ty, iy), (tp, ip) in zip(("treated", "comparison"), arms_y, arms_p, strict=True):
         if tp <= 0:
-            raise ValueError("the estimated mean exposure of an arm is not positive")
+            raise ValueError(
+                f"per column {per_name!r}: the estimated mean exposure of the {arm} arm is "
+                f"{tp:.3g}, not positive"
+            )
         r = ty / tp
         out.append((r, (iy - r * ip) / tp))
     (r1, psi1), (r0, psi0) = out
@@ -178,7 +181,8 @@ def fit_aipw(
         exposure = dataclasses.replace(design, y=design.per)
         _, p1, p0 = cross_fit_nuisance(exposure, outcome_model="linear", **nuisance)
         est, psi_kept = ratio_scores(t, y, design.per[keep], e[keep], m1[keep], m0[keep],
-                                     p1[keep], p0[keep], estimand)  # fmt: skip
+                                     p1[keep], p0[keep], estimand,
+                                     per_name=design.per_name or "per")  # fmt: skip
     # Influence values of the whole sample (zero for the trimmed): var = sum(psi^2) / n^2.
     psi = np.zeros(len(keep))
     psi[keep] = psi_kept * len(keep) / keep.sum()

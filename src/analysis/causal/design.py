@@ -42,6 +42,8 @@ class Design:
     per : numpy.ndarray or None
         Exposure of each person (e.g. enrolled months) when the effect is on the outcome
         per unit of exposure, a ratio of means (``None``: the outcome's mean).
+    per_name : str or None
+        Column name of the exposure in the user's data.
     """
 
     X: np.ndarray
@@ -53,6 +55,7 @@ class Design:
     outcome: str | None = "outcome"
     warnings: tuple[str, ...] = ()
     per: np.ndarray | None = None
+    per_name: str | None = None
 
     @property
     def n(self) -> int:
@@ -82,6 +85,7 @@ class Design:
             outcome=self.outcome,
             warnings=self.warnings,
             per=None if self.per is None else self.per[index],
+            per_name=self.per_name,
         )
 
 
@@ -270,7 +274,7 @@ def make_design(
     codes = None
     if cluster is not None:
         codes = pd.factorize(data[cluster])[0].astype(np.int64)
-    return Design(X, t, y, tuple(names), codes, treatment, outcome, tuple(notes), exposure)
+    return Design(X, t, y, tuple(names), codes, treatment, outcome, tuple(notes), exposure, per)
 
 
 def _exposure(col: pd.Series, name: str, t: np.ndarray) -> np.ndarray:

@@ -401,7 +401,7 @@ def estimate_effect(
         n_clusters=None if cluster is None else int(design.cluster.max() + 1),
         covariates=design.columns,
     )
-    if design.per is not None:  # the exposure of the target group (a ratio's truth needs it)
+    if design.per is not None:  # the treated's mean exposure (an ATT ratio's truth needs it)
         info["per_mean_treated"] = float(design.per[keep & (design.t == 1)].mean())
     info.pop("needs_bootstrap", None)
     return EffectResult(

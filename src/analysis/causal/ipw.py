@@ -121,7 +121,9 @@ def fit_ipw(
     w = ipw_weights(design.t, e, estimand) * keep
     per = np.ones(len(t)) if design.per is None else design.per
     if design.per is not None and min(np.sum(w * t * per), np.sum(w * (1 - t) * per)) <= 0:
-        raise ValueError(f"trim={trim} leaves a group without exposure ({design.outcome} per unit)")
+        raise ValueError(
+            f"trim={trim} leaves a group whose per column {design.per_name!r} sums to 0"
+        )
     mu1 = np.sum(w * t * y) / np.sum(w * t * per)
     mu0 = np.sum(w * (1 - t) * y) / np.sum(w * (1 - t) * per)
     Z = np.column_stack([np.ones(len(t)), design.X])

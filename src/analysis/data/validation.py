@@ -554,7 +554,7 @@ def _ids(col: pa.ChunkedArray) -> tuple[int, list[tuple[int, int, np.ndarray]]]:
     head = np.ndarray((n,), "<u8", data, start, (width,)) & ((1 << 8 * (width - 8)) - 1)
     keys = np.ndarray((n,), ">u8", data, start + width - 8, (width,)).astype(np.uint64)
     cuts = [0, *(np.flatnonzero(head[1:] != head[:-1]) + 1).tolist(), n]
-    if len(cuts) > ORDER_MAX_RUN:
+    if len(cuts) - 1 > ORDER_MAX_RUN:  # segments
         raise _Unproven
     raw = memoryview(data)
     return width, [

@@ -208,15 +208,23 @@ SIDE_BY_SIDE_COLUMNS = [
 
 
 def side_by_side(single, pooled: pd.DataFrame, *, fiscal_year: int, pool_from: int,
+                 year_counts: pd.DataFrame | None = None,
                  min_cell_count: int = MIN_CELL_COUNT) -> pd.DataFrame:  # fmt: skip
     """The single year's and the pooled estimates of each pooled outcome and method.
 
     ``single`` (one table or several, e.g. steps 03 and 04) and ``pooled`` are effects
-    tables (``analysis.study.effects.effects_table``, counts already suppressed). A pooled count whose difference from the single year's is
-    1 to ``min_cell_count - 1`` is hidden (``"x"``): the two together would tell the
-    number of the earlier years' participants; so would the pooled reason quoting it (a
-    failed participants gate), whose observed value is then shown as ``x`` too. Counts are
-    text, as in a published table.
+    tables (``analysis.study.effects.effects_table``, counts already suppressed);
+    ``year_counts`` (:func:`year_counts`) gives each outcome's participants and
+    comparison people per offer year.
+
+    A pooled count is hidden (``"x"``) when it could tell a count under
+    ``min_cell_count`` of one year: when its difference from the single year's count is
+    1 to ``min_cell_count - 1``, or when any pooled year has 1 to ``min_cell_count - 1``
+    participants or comparison people (this year's and earlier years' reports publish
+    the years' own counts, whose differences from the pooled one would tell it). Without
+    ``year_counts`` every pooled count is hidden. A withheld pooled reason that quotes the
+    hidden participant count (a failed size gate) shows it as ``x`` too. Counts are text,
+    as in a published table.
     """
     if not isinstance(single, pd.DataFrame):
         single = pd.concat(list(single), ignore_index=True)
@@ -225,6 +233,7 @@ def side_by_side(single, pooled: pd.DataFrame, *, fiscal_year: int, pool_from: i
     if (missing["_merge"] != "both").any():
         absent = missing.loc[missing["_merge"] != "both", keys].to_records(index=False).tolist()
         raise ValueError(f"side_by_side: no single-year row for {absent}")
+    small_years = _small_years(year_counts, min_cell_count)
     s = single.set_index(keys)
     rows = []
     for _, r in pooled.iterrows():
@@ -236,16 +245,43 @@ def side_by_side(single, pooled: pd.DataFrame, *, fiscal_year: int, pool_from: i
         }
         row |= {f"single_{f}": _field(one, f) for f in SIDE_FIELDS}
         row |= {f"pooled_{f}": _field(r, f) for f in SIDE_FIELDS}
+        hide_all = small_years is None or r["outcome"] in small_years
         for n in ("n_treated", "n_control"):
             a, b = _count(one[n]), _count(r[n])
             row[f"single_{n}"] = str(one[n]) if a is None else str(a)
             row[f"pooled_{n}"] = str(r[n]) if b is None else str(b)
-            if a is not None and b is not None and 0 < b - a < min_cell_count:
+            if b is not None and (hide_all or (a is not None and 0 < b - a < min_cell_count)):
                 row[f"pooled_{n}"] = "x"
                 for f in ("reason", "reason_ja"):  # a failed size gate quotes the count
                     row[f"pooled_{f}"] = _hide_observed(row[f"pooled_{f}"], b)
         rows.append(row)
     return pd.DataFrame(rows, columns=SIDE_BY_SIDE_COLUMNS)
+
+
+def year_counts(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Participants and comparison people per offer year in each pooled outcome's
+    analysis (people with the outcome measured): ``outcome`` (``program:name``),
+    ``offer_year``, ``n_treated``, ``n_control``. Not for publication."""
+    from analysis.study.effects import complete_cases
+
+    rows = []
+    for p in pooled_outcomes():
+        data = complete_cases(frames[p.program], p.outcome.data_column)
+        for year, g in data.groupby(YEAR_COLUMN):
+            n1 = int(g["treat"].sum())
+            rows.append({"outcome": f"{p.program}:{p.outcome.name}", "offer_year": year,
+                         "n_treated": n1, "n_control": len(g) - n1})  # fmt: skip
+    return pd.DataFrame(rows, columns=["outcome", "offer_year", "n_treated", "n_control"])
+
+
+def _small_years(counts: pd.DataFrame | None, min_cell_count: int) -> set | None:
+    """Outcomes with a pooled year of 1 to ``min_cell_count - 1`` participants or
+    comparison people (``None`` without counts: treat every outcome so)."""
+    if counts is None:
+        return None
+    n = counts[["n_treated", "n_control"]]
+    small = ((n > 0) & (n < min_cell_count)).any(axis=1)
+    return set(counts.loc[small, "outcome"])
 
 
 def _hide_observed(reason, n: int):

@@ -157,6 +157,8 @@ def pooled_rows(con, tp, *, years, seed: int, setting: str) -> list[dict]:
                  for y, g in pooled.treated_offers(a).groupby("fiscal_year")]  # fmt: skip
         n = sum(k for _, k in parts)
         truth = sum(t * k for t, k in parts) / n if n else np.nan
+        if a.outcome.per is not None:  # per enrolled month, as in _row
+            truth /= np.nan if a.result is None else a.result.info["per_mean_treated"]
         row = _row(a, tp, years[-1], setting, seed) | {"truth": truth}
         row["outcome"] = f"{a.outcome.name}{POOLED_SUFFIX}"
         rows.append(row)
