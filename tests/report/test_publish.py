@@ -306,3 +306,12 @@ def test_no_two_shown_nested_counts_differ_by_a_small_number(rows, small_differe
     except publish.UnprotectableTable:
         return  # refused as a whole (the caller hides every count)
     assert not small_differences(out, cols), values.tolist()
+
+
+@pytest.mark.parametrize(("cell", "value"),
+                         [("1,234", 1234), (12, 12), ("40", 40), ("<10", None), ("x", None),
+                          ("", None), (float("nan"), None)])  # fmt: skip
+def test_shown_count_reads_a_published_count_cell(cell, value):
+    from analysis.report.publish import shown_count
+
+    assert shown_count(cell) == value

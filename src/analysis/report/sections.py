@@ -852,11 +852,6 @@ def section_7(w: _Writer) -> list[str]:
     return out + _pooled_block(w)
 
 
-def _as_count(v):
-    """A count stored as text (``"1234"``) as a number; ``"<10"``, ``"x"`` unchanged."""
-    return int(v) if isinstance(v, str) and v.isdigit() else v
-
-
 def _pooled_block(w: _Writer) -> list[str]:
     """The single year's and the pooled years' estimates side by side (step 06), each with
     its own verdict; a run without ``--pool-from`` says so (it is not a missing artifact)."""
@@ -872,7 +867,7 @@ def _pooled_block(w: _Writer) -> list[str]:
                  else w.s("effects.sensitivity", method=w.method(r["method"]))]  # fmt: skip
         for side in ("single", "pooled"):
             v = {f: r[f"{side}_{f}"] for f in ("estimate", "ci_low", "ci_high")}
-            n1, n0 = (_as_count(r[f"{side}_{n}"]) for n in ("n_treated", "n_control"))
+            n1, n0 = r[f"{side}_n_treated"], r[f"{side}_n_control"]
             small = w.small_group(n1, n0)
             shown = bool(r[f"{side}_passed"]) and not small
             d = _digits(v)
@@ -883,7 +878,7 @@ def _pooled_block(w: _Writer) -> list[str]:
                 w.count(n1),
             ]  # fmt: skip
         reason = {"reason": r["pooled_reason"], "reason_ja": r.get("pooled_reason_ja", "")}
-        small = w.small_group(_as_count(r["pooled_n_treated"]), _as_count(r["pooled_n_control"]))
+        small = w.small_group(r["pooled_n_treated"], r["pooled_n_control"])
         cells.append(w.s("verdict.small_group", min=w.min) if small
                      else w.verdict(r["pooled_passed"], w.reason(reason)))  # fmt: skip
         rows.append(cells)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.config import MIN_CELL_COUNT
 from analysis.data.contract import RISK_TIER_LABELS, RISK_TIERS
+from analysis.report import publish
 from analysis.risk.tiers import age_band
 from analysis.seeds import int_seed
 from analysis.study.cohort_step import SEX_EN, SEX_JA, checkup_population
@@ -233,8 +234,8 @@ def attendance_association(df: pd.DataFrame, events, attendance, fiscal_year: in
 def _plain(count) -> int | str:
     """A published count as JSON: a whole number when shown ("1,234" -> 1234), else its
     mark ("<10", "x")."""
-    text = str(count).replace(",", "")
-    return int(text) if text.isdigit() else str(count)
+    n = publish.shown_count(count)
+    return str(count) if n is None else n
 
 
 FIGURE_LABELS = {

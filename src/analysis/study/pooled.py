@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import MIN_CELL_COUNT
+from analysis.report import publish
 from analysis.study.effects import COVARIATES, Attempt, Outcome, run_methods
 
 STEP = "06_pooled"
@@ -179,6 +180,18 @@ def treated_offers(a: Attempt) -> pd.DataFrame:
     return pd.DataFrame({"person_id": parts[0], "fiscal_year": parts[1].astype(int)})
 
 
+SINGLE_YEAR_STEPS = ("03_effect_exercise", "04_effect_costs")
+"""The steps whose effects tables hold the single year's estimates of the pooled outcomes."""
+
+
+def single_year_effects(run_dir) -> pd.DataFrame:
+    """The single year's effects tables of this run (steps 03 and 04), as one table."""
+    from analysis.runs import artifacts as art
+
+    tables = [art.load_table(run_dir, step, "effects") for step in SINGLE_YEAR_STEPS]
+    return pd.concat(tables, ignore_index=True)
+
+
 def save_results(run_dir, fiscal_year: int, pool_from: int, *, effects) -> list:
     """Write the pooled effects table the report reads (``06_pooled/effects``)."""
     from analysis.runs import artifacts as art
@@ -247,9 +260,8 @@ def side_by_side(single, pooled: pd.DataFrame, *, fiscal_year: int, pool_from: i
         row |= {f"pooled_{f}": _field(r, f) for f in SIDE_FIELDS}
         hide_all = small_years is None or r["outcome"] in small_years
         for n in ("n_treated", "n_control"):
-            a, b = _count(one[n]), _count(r[n])
-            row[f"single_{n}"] = str(one[n]) if a is None else str(a)
-            row[f"pooled_{n}"] = str(r[n]) if b is None else str(b)
+            a, b = publish.shown_count(one[n]), publish.shown_count(r[n])
+            row[f"single_{n}"], row[f"pooled_{n}"] = _text(one[n]), _text(r[n])
             if b is not None and (hide_all or (a is not None and 0 < b - a < min_cell_count)):
                 row[f"pooled_{n}"] = "x"
                 for f in ("reason", "reason_ja"):  # a failed size gate quotes the count
@@ -298,19 +310,14 @@ def _field(row: pd.Series, name: str):
     return "" if name.startswith("reason") else np.nan
 
 
-def _count(v) -> int | None:
-    """A shown count as an int; ``None`` for a hidden one (``"<10"``, ``"x"``)."""
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return None
+def _text(v) -> str:
+    """A count cell as published text (``1234`` -> ``"1,234"``; marks unchanged)."""
+    return v if isinstance(v, str) else f"{int(v):,}"
 
 
 def offer_counts(frames: dict[str, pd.DataFrame], min_cell_count: int = MIN_CELL_COUNT):
     """Offers and participants per program and offer year in the pooled frames (the people
     with every covariate recorded), small counts suppressed."""
-    from analysis.report import publish
-
     rows = [{"program": program, "offer_year": year, "n_offered": len(g),
              "n_participants": int(g["treat"].sum())}
             for program, df in frames.items() for year, g in df.groupby(YEAR_COLUMN)]  # fmt: skip

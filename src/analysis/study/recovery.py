@@ -72,11 +72,12 @@ def participant_truth(path: str | Path) -> pd.DataFrame:
     return tp.rename(columns={"exercise_habit_effect": "next_exercise_habit"})
 
 
-def truth_of(program: str, outcome: str, ids, tp: pd.DataFrame, fiscal_year: int) -> float:
-    """The true effect on ``outcome`` averaged over the participants ``ids``.
+def truth_of(program: str, outcome: str, offers: pd.DataFrame, tp: pd.DataFrame) -> float:
+    """The true effect on ``outcome`` averaged over the participants' ``offers``
+    (``person_id`` and ``fiscal_year``: one year's participants, or several years' pooled).
 
-    Outcomes without a planted effect have the truth 0; ``nan`` when ``ids`` is empty or
-    a participant has no truth (e.g. no next fiscal year in the data).
+    Outcomes without a planted effect have the truth 0; ``nan`` when ``offers`` is empty
+    or a participant has no truth (e.g. no next fiscal year in the data).
     """
     column = {
         "cost_total_12m": "cost_change_yen_12m",
@@ -85,17 +86,22 @@ def truth_of(program: str, outcome: str, ids, tp: pd.DataFrame, fiscal_year: int
     }.get(outcome, outcome)
     if column not in tp.columns or (program == "vitality" and column in PLANTED_LABS):
         return 0.0
-    rows = tp[(tp["program"] == program) & (tp["fiscal_year"] == fiscal_year)]
-    values = rows.set_index("person_id")[column].reindex(list(ids))
+    rows = tp[tp["program"] == program].set_index(["person_id", "fiscal_year"])[column]
+    values = rows.reindex(pd.MultiIndex.from_frame(offers[["person_id", "fiscal_year"]]))
     if len(values) == 0 or values.isna().any():
         return float("nan")
     scale = 1 / 12 if outcome == "cost_total_monthly" else 1.0  # mean monthly change
     return float(values.mean() * scale)
 
 
-def _row(a, tp: pd.DataFrame, fiscal_year: int, setting: str, seed: int) -> dict:
+def year_offers(a, fiscal_year: int) -> pd.DataFrame:
+    """The participants an estimate of one fiscal year used, as offers."""
+    return pd.DataFrame({"person_id": list(a.treated_ids), "fiscal_year": fiscal_year})
+
+
+def _row(a, tp: pd.DataFrame, offers: pd.DataFrame, setting: str, seed: int) -> dict:
     r = a.result
-    truth = truth_of(a.program, a.outcome.data_column, a.treated_ids, tp, fiscal_year)
+    truth = truth_of(a.program, a.outcome.data_column, offers, tp)
     if a.outcome.per is not None:  # per enrolled month: total change over total months
         per = np.nan if r is None else r.info.get("per_mean_treated", np.nan)
         truth = truth / per
@@ -153,13 +159,7 @@ def pooled_rows(con, tp, *, years, seed: int, setting: str) -> list[dict]:
     frames = pooled.build_pooled_frames(con, years)
     rows = []
     for a in pooled.pooled_effects(frames, seed=seed):
-        parts = [(truth_of(a.program, a.outcome.data_column, g["person_id"], tp, y), len(g))
-                 for y, g in pooled.treated_offers(a).groupby("fiscal_year")]  # fmt: skip
-        n = sum(k for _, k in parts)
-        truth = sum(t * k for t, k in parts) / n if n else np.nan
-        if a.outcome.per is not None:  # per enrolled month, as in _row
-            truth /= np.nan if a.result is None else a.result.info["per_mean_treated"]
-        row = _row(a, tp, years[-1], setting, seed) | {"truth": truth}
+        row = _row(a, tp, pooled.treated_offers(a), setting, seed)
         row["outcome"] = f"{a.outcome.name}{POOLED_SUFFIX}"
         rows.append(row)
     return rows
@@ -200,7 +200,7 @@ def evaluate_city(
     attempts = exercise.estimate_effects(df, seed=seed)
     attempts += costs.program_effects(cohorts, seed=seed)
     attempts.append(costs.event_study(cohorts["vitality"], seed=seed, program="vitality"))
-    rows = [_row(a, tp, fiscal_year, setting, seed) for a in attempts]
+    rows = [_row(a, tp, year_offers(a, fiscal_year), setting, seed) for a in attempts]
     # Outcome SDs the design estimators do not report (the bias target's yardstick).
     sds = {"iv_letter": float(df["next_exercise_habit"].std()),
            "did": float(costs.event_panel(cohorts["vitality"])["cost_total"].std())}  # fmt: skip
@@ -208,7 +208,7 @@ def evaluate_city(
         if row["method"] in sds and not np.isfinite(row["outcome_sd"]):
             row["outcome_sd"] = sds[row["method"]]
     _, rmst = costs.severe_events(cohorts["mystar"], seed=seed, program="mystar")
-    row = _row(rmst, tp, fiscal_year, setting, seed)
+    row = _row(rmst, tp, year_offers(rmst, fiscal_year), setting, seed)
     rows.append(row | {"truth": np.nan})  # no per-person truth of event times (yet)
     planted = json.loads((path / "truth.json").read_text(encoding="utf-8"))["planted"]
     habit = planted["vitality_exercise_habit"]["value"]
