@@ -84,6 +84,95 @@ def test_one_cohort_no_covariates_equals_2x2_by_hand():
     assert res.estimate == pytest.approx(post.estimate.mean(), rel=1e-12)
 
 
+def test_pre_mean_base_one_cohort_equals_2x2_of_means_by_hand():
+    df = _panel(seed=1)
+    df = df[df.start.isna() | (df.start == 3)]
+    kw = dict(unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=0)
+    res = did_effect(df, base="pre_mean", **kw)
+    wide = df.pivot(index="id", columns="month", values="cost")
+    treated = df.groupby("id").start.first().notna()
+    pre_mean = wide[[0, 1, 2]].mean(axis=1)
+    for t in range(8):  # every period has a cell, the pre-start ones included
+        change = wide[t] - pre_mean
+        row = res.group_time[res.group_time.time == t].iloc[0]
+        assert row.estimate == pytest.approx(
+            change[treated].mean() - change[~treated].mean(), rel=1e-9, abs=1e-12
+        )
+    # overall: (post mean - pre mean) of participants minus that of the controls
+    change = wide[list(range(3, 8))].mean(axis=1) - pre_mean
+    assert res.estimate == pytest.approx(change[treated].mean() - change[~treated].mean())
+    se_hand = np.sqrt(
+        change[treated].var(ddof=0) / treated.sum()
+        + change[~treated].var(ddof=0) / (~treated).sum()
+    )
+    assert res.se == pytest.approx(se_hand, rel=1e-9)
+    assert res.base == "pre_mean" and res.as_effect_result().info["base"] == "pre_mean"
+
+
+def test_pre_mean_base_placebos_average_to_zero_and_have_no_reference_row():
+    df = _panel(seed=1)
+    df = df[df.start.isna() | (df.start == 3)]
+    kw = dict(unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=99)
+    mean_base = did_effect(df, base="pre_mean", **kw).event_study.set_index("event_time")
+    last = did_effect(df, **kw).event_study.set_index("event_time")
+    assert list(mean_base.index) == list(last.index) == list(range(-3, 5))
+    assert last.loc[-1, "se"] == 0 and (mean_base.loc[[-3, -2, -1], "se"] > 0).all()
+    assert mean_base.loc[[-3, -2, -1], "estimate"].sum() == pytest.approx(0, abs=1e-9)
+    # the post-start effects differ from the last base's by one constant: the placebo at
+    # -1, the gap between the month before the start and the pre-start mean
+    shift = (mean_base.estimate - last.estimate).loc[0:]
+    assert np.allclose(shift, mean_base.loc[-1, "estimate"], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("covariates", [[], ["x"]])
+def test_pre_mean_pretrend_test_is_the_last_base_test(covariates):
+    # both bases test that the pre-start differences are all equal: the same hypothesis,
+    # the same Wald statistic (the pre-mean placebos have a singular variance matrix)
+    df = _panel(seed=6, pre_trend=0.05)
+    df = df[df.start.isna() | (df.start == 5)]
+    kw = dict(unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=0,
+              covariates=covariates)  # fmt: skip
+    last, mean_base = did_effect(df, **kw), did_effect(df, base="pre_mean", **kw)
+    assert last.pretrend_df == mean_base.pretrend_df == 4
+    assert mean_base.pretrend_chi2 == pytest.approx(last.pretrend_chi2, rel=1e-7)
+    assert mean_base.pretrend_p == pytest.approx(last.pretrend_p, rel=1e-6)
+
+
+@pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
+def test_pre_mean_base_recovers_staggered_dynamic_effects(control_group):
+    df = _panel(seed=2, confounded_trend=1.0)
+    res = did_effect(df, unit="id", time="month", outcome="cost", first_treated="start",
+                     covariates=["x"], control_group=control_group, n_bootstrap=N_BOOT,
+                     seed=3, base="pre_mean")  # fmt: skip
+    es = res.event_study.set_index("event_time")
+    truth = pd.Series({e: (e + 1.0 if e >= 0 else 0.0) for e in es.index})
+    assert (np.abs(es.estimate - truth) <= EFFECT_TOL_SE * es.se).all()
+    assert ((es.band_low <= truth) & (truth <= es.band_high)).all()
+    assert res.diagnostics.passed
+
+
+@pytest.mark.slow
+def test_pre_mean_base_halves_the_error_with_hospital_stays_and_covers():
+    # Monthly costs with rare hospital stays (analysis.causal.benchmark): one stay in the
+    # month before the start moves every post-start cell, so the single base month gives
+    # a noisier estimate whose symmetric interval under-covers.
+    from analysis.causal.benchmark import simulate_monthly_costs
+
+    err = {"last": [], "pre_mean": []}
+    covered = []
+    for b in range(80):
+        df, truth = simulate_monthly_costs(2700, 500 + b)
+        for base in err:
+            r = did_effect(df, unit="id", time="month", outcome="cost",
+                           first_treated="start", n_bootstrap=0, base=base)  # fmt: skip
+            err[base].append(r.estimate - truth)
+            if base == "pre_mean":
+                covered.append(r.ci_low <= truth <= r.ci_high)
+    rmse = {k: float(np.sqrt(np.mean(np.square(v)))) for k, v in err.items()}
+    assert rmse["pre_mean"] < 0.6 * rmse["last"], rmse
+    assert np.mean(covered) >= 0.9
+
+
 @pytest.mark.parametrize("method", ["dr", "reg", "ipw"])
 @pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
 def test_dynamic_effect_recovered_under_conditional_parallel_trends(method, control_group):
@@ -304,6 +393,7 @@ def test_outputs_and_input_not_modified():
         (lambda d: d.assign(start=d.start.fillna(4.5)), {}, "not one of the panel's time"),
         (lambda d: d, {"control_group": "everyone"}, "control_group"),
         (lambda d: d, {"method": "twfe"}, "method"),
+        (lambda d: d, {"base": "first"}, "base must be one of"),
         (lambda d: d, {"covariates": ["month"]}, "constant within"),
         (lambda d: d.assign(start=d.start.fillna(3.0)), {}, "never-treated"),
     ],

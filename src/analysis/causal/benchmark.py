@@ -9,6 +9,15 @@ known by construction:
   both early adoption and the outcome trend, so parallel trends hold only given it.
   Checked: one group-time cell ``ATT(3, 5)``, the event-study effect at ``e = 1`` and the
   overall ATT (cohort-share weighted mean of the post-start cells).
+- ``did_costs``: monthly medical costs over 12 months before and 12 after a single start
+  month, with rare hospital stays (about 1.3% of person-months, two thirds of a million
+  yen on average, a third of all cost, as in the synthetic city) and a few people with
+  a chronic cost every month (dialysis, 400,000 yen); healthier people take
+  part more often (1 in 10); taking part lowers every post-start cost by 5%. Parallel
+  trends hold (frailty is constant; the season is shared). The overall ATT is estimated
+  with both base periods of ``did_effect``: the month before the start and the mean of
+  the 12 months before it; the truth is each sample's own mean effect on the
+  participants' post-start months.
 - ``rd_sharp`` / ``rd_fuzzy``: a curved outcome in a risk score with a jump at the cutoff;
   in the fuzzy design 20% below and 80% above take part, nudged by an unobserved trait
   that also raises the outcome; the effect of taking part is constant (LATE = jump).
@@ -47,6 +56,10 @@ from analysis.causal.survival import rmst_difference, weighted_cox
 from analysis.seeds import int_seed, rng
 
 DID_START_EARLY, DID_START_LATE, DID_MONTHS = 3, 5, 8
+DID_COSTS_MONTHS, DID_COSTS_EFFECT = 24, -0.05
+"""``did_costs``: 12 months before and 12 after the start; the effect on cost (a share)."""
+DID_COSTS_QUANTITIES = {"did costs overall (base: month before)": "last",
+                        "did costs overall (base: pre-start mean)": "pre_mean"}  # fmt: skip
 DID_EARLY_SHARE, DID_LATE_SHARE = 0.25, 0.3
 """Population cohort shares: ``E[0.5 expit(x)] = 0.25`` early; 40% of the rest start late."""
 RD_CUTOFF, RD_JUMP = 0.3, 1.0
@@ -148,6 +161,48 @@ def _run_did(n: int, seed: int) -> Draw:
             "did overall": (res.estimate, res.se, res.ci_low, res.ci_high),
         }
     )
+
+
+def simulate_monthly_costs(n: int, seed: int) -> tuple[pd.DataFrame, float]:
+    """Person-month costs with rare hospital stays; see the module docstring.
+
+    Returns the panel (``id, month, start, cost``; ``start`` is NaN for non-participants)
+    and the sample's true ATT: the mean effect over the participants' post-start months.
+    """
+    g = rng(seed, "bench", "did_costs")
+    months, start = DID_COSTS_MONTHS, DID_COSTS_MONTHS // 2
+    frailty = g.normal(size=n)
+    joins = g.uniform(size=n) < 1 / (1 + np.exp(2.4 + 0.6 * frailty))
+    level = np.exp(0.6 * frailty)[:, None]
+    season = 2_000 * np.sin(2 * np.pi * np.arange(months) / 12)[None, :]
+    visits = g.uniform(size=(n, months)) < 0.7
+    outpatient = visits * g.gamma(1.0, 18_000, size=(n, months)) * level
+    stay = g.uniform(size=(n, months)) < 0.011 * level
+    hospital = stay * g.lognormal(np.log(400_000), 1.0, size=(n, months))
+    chronic = (g.uniform(size=n) < 0.004 * level[:, 0])[:, None] * 400_000.0  # e.g. dialysis
+    y0 = np.maximum(outpatient + hospital + chronic + season, 0.0)
+    post = joins[:, None] & (np.arange(months)[None, :] >= start)
+    effect = DID_COSTS_EFFECT * y0 * post
+    truth = float(effect[post].mean()) if post.any() else float("nan")
+    panel = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), months),
+            "month": np.tile(np.arange(months), n),
+            "start": np.repeat(np.where(joins, float(start), np.nan), months),
+            "cost": (y0 + effect).ravel(),
+        }
+    )
+    return panel, truth
+
+
+def _run_did_costs(n: int, seed: int) -> Draw:
+    df, truth = simulate_monthly_costs(n, seed)
+    est = {}
+    for q, base in DID_COSTS_QUANTITIES.items():
+        r = did_effect(df, unit="id", time="month", outcome="cost", first_treated="start",
+                       seed=seed, n_bootstrap=199, base=base)  # fmt: skip
+        est[q] = (r.estimate, r.se, r.ci_low, r.ci_high)
+    return Draw(est, dict.fromkeys(DID_COSTS_QUANTITIES, truth))
 
 
 # ----------------------------------------------------------------------------- rd
@@ -300,6 +355,9 @@ def _run_skewed(n: int, seed: int) -> Draw:
 
 DESIGNS = {
     "did": BenchDesign("did", 600, _did_truths(), _run_did),
+    "did_costs": BenchDesign(
+        "did_costs", 2700, dict.fromkeys(DID_COSTS_QUANTITIES, float("nan")), _run_did_costs
+    ),
     "rd_sharp": BenchDesign("rd_sharp", 3000, {"rd sharp": RD_JUMP}, _run_rd(False)),
     "rd_fuzzy": BenchDesign("rd_fuzzy", 3000, {"rd fuzzy": RD_JUMP}, _run_rd(True)),
     "iv": BenchDesign("iv", 3000, {"iv LATE": IV_LATE}, _run_iv),

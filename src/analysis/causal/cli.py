@@ -31,7 +31,7 @@ SPEED_N, SPEED_COVARIATES = 20_000, 29
 SLOW_METHODS = ("dml", "forest", "survival_hr", "survival_rmst", "skewed_costs")
 """Estimators run ``--n-rep`` times; every other one ``--fast-factor`` times as often."""
 DEFAULT_METHODS = "regression,ipw,aipw,matching,dml,forest"
-DEFAULT_DESIGNS = "did,rd_sharp,rd_fuzzy,iv,survival_hr,survival_rmst,skewed_costs"
+DEFAULT_DESIGNS = "did,did_costs,rd_sharp,rd_fuzzy,iv,survival_hr,survival_rmst,skewed_costs"
 QUICK = {"n_rep": 5, "fast_factor": 1, "n": 500}
 """``--quick``: a smoke run of the whole machinery in well under a minute."""
 COLUMNS = ("bias", "rmse", "coverage", "mean_se", "empirical_sd", "seconds_per_fit", "n_failed")
