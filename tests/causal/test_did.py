@@ -139,6 +139,28 @@ def test_pre_mean_pretrend_test_is_the_last_base_test(covariates):
 
 
 @pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
+@pytest.mark.parametrize("starts", [(3.0, 5.0), (1.0, 4.0)])
+def test_pre_mean_pretrend_degrees_of_freedom_with_staggered_cohorts(control_group, starts):
+    # Across cohorts the pre-mean placebos satisfy one exact linear constraint, so the
+    # test leaves out e = -1 as the last base does: the same degrees of freedom. A cohort
+    # with a single pre-start period has no placebo of its own (it would be identically 0).
+    df = _panel(seed=7)
+    df["start"] = df["start"].map({3.0: starts[0], 5.0: starts[1]})
+    kw = dict(unit="id", time="month", outcome="cost", first_treated="start", n_bootstrap=0,
+              control_group=control_group, covariates=["x"])  # fmt: skip
+    last, mean_base = did_effect(df, **kw), did_effect(df, base="pre_mean", **kw)
+    assert mean_base.pretrend_df == last.pretrend_df == int(max(starts)) - 1
+    gt = mean_base.group_time
+    with_placebos = sorted(gt[gt.time < gt.group].group.unique())
+    assert with_placebos == [s for s in starts if s > 1]
+    if starts[0] == 1.0:
+        assert not ((gt.group == 1.0) & (gt.time < 1.0)).any()
+        single = gt[(gt.group == starts[1]) & (gt.event_time == -1)].estimate.iloc[0]
+        es = mean_base.event_study.set_index("event_time")
+        assert es.loc[-1, "estimate"] == pytest.approx(single)  # not diluted by a zero
+
+
+@pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
 def test_pre_mean_base_recovers_staggered_dynamic_effects(control_group):
     df = _panel(seed=2, confounded_trend=1.0)
     res = did_effect(df, unit="id", time="month", outcome="cost", first_treated="start",

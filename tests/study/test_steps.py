@@ -340,3 +340,32 @@ def test_cost_covariates_enter_prior_cost_flexibly():
     assert out["any_cost_prior"].tolist() == (cost > 0).astype(float).tolist()
     assert out["log_cost_prior_rcs1"].std() > 0 and out["log_cost_prior_rcs2"].std() > 0
     assert list(df.columns) == ["cost_total_prior", "log_cost_total_prior"]  # input kept
+
+
+def test_event_study_measures_costs_from_the_pre_start_mean():
+    # The event study of monthly costs uses the mean of the 12 months before the start as
+    # its base (costs.DID_BASE): every pre-start month has a placebo, none is a fixed 0,
+    # and people not observed in every month of the window are left out.
+    from analysis.study.costs import DID_BASE, EVENT_WINDOW, event_study
+
+    g = np.random.default_rng(5)
+    n, months = 400, np.arange(EVENT_WINDOW[0], EVENT_WINDOW[1] + 1)
+    panel = pd.DataFrame({
+        "person_id": np.repeat(np.arange(n), len(months)),
+        "rel_month": np.tile(months, n),
+        "observed": True,
+        "cost_total": g.gamma(2.0, 15_000.0, n * len(months)),
+    })  # fmt: skip
+    panel.loc[(panel.person_id == 0) & (panel.rel_month == 3), "observed"] = False
+    baseline = pd.DataFrame({"person_id": np.arange(n), "treated": np.arange(n) < 150})
+    a = event_study(SimpleNamespace(panel_monthly=panel, baseline=baseline), seed=1,
+                    program="vitality")  # fmt: skip
+    assert DID_BASE == "pre_mean" and a.result.base == DID_BASE
+    es = a.result.event_study.set_index("event_time")
+    assert list(es.index) == list(months) and (es.loc[-12:-1, "se"] > 0).all()
+    assert a.result.n_units == n - 1
+    wide = panel[panel.person_id > 0].pivot(index="person_id", columns="rel_month",
+                                            values="cost_total")  # fmt: skip
+    change = wide.loc[:, 0:].mean(axis=1) - wide.loc[:, :-1].mean(axis=1)
+    treated = wide.index < 150
+    assert a.result.estimate == pytest.approx(change[treated].mean() - change[~treated].mean())

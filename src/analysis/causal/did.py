@@ -10,22 +10,29 @@ and period ``t``::
 with never-treated (or not-yet-treated) people as controls, each by the doubly robust
 estimator of Sant'Anna & Zhao (2020): a logistic propensity model for belonging to
 cohort ``g`` and a linear model for the control units' change in outcome. Pre-treatment
-cells (``t < g - 1``) are placebo effects against the same base period ``g - 1``.
+cells (``t < g - 1``) are placebo effects against the same base period ``g - 1`` (the
+default ``base="last"``).
 
 ``base="pre_mean"`` measures each cohort's changes from the mean of all its pre-start
 periods instead of the single period ``g - 1``::
 
     ATT(g, t) = E[Y_t - mean(Y_0..Y_{g-1}) | G = g] - E[Y_t - mean(Y_0..Y_{g-1}) | control]
 
-which identifies the same effects under the same parallel trends (over all pre-start
-periods, which the pre-trend test checks anyway). With one cohort and never-treated
-controls it is the imputation estimator of Borusyak, Jaravel & Spiess (2024), efficient
-when the errors are serially uncorrelated. For monthly medical costs it matters: with a
-single base month, one person's hospital stay in that month moves every post-start cell
-at once, so the estimate is twice as variable and its errors skewed; a symmetric
-interval then covers less than it says (89% instead of 95% at uptake 10 in
-``mvm-eval bench recovery``). Every pre-start period then gets a placebo coefficient
-(they average to zero within a cohort) and there is no reference period.
+It needs parallel trends over the whole pre-start window rather than from ``g - 1`` on:
+a trend that differs between the groups is extrapolated from the middle of the window
+(with a linear differential trend of ``d`` per period and 12 + 12 periods, the overall
+ATT is biased by ``12 d``, against ``6.5 d`` with the last period as base), while a dip
+or bump in the period just before the start biases the last base and not the mean. The
+pre-trend test is the same for both bases (with one cohort, the same statistic), so the
+choice is one of variance: with one cohort, never-treated controls, no covariates and a
+balanced panel it is the imputation estimator of Borusyak, Jaravel & Spiess (2024),
+efficient when the errors are homoskedastic and serially uncorrelated. For monthly
+medical costs it matters: with a single base month, one person's hospital stay in that
+month moves every post-start cell at once, so the estimate is twice as variable and its
+errors skewed; a symmetric interval then covers less than it says (89% instead of 95% at
+uptake 10 in ``mvm-eval bench recovery``). Every pre-start period then gets a placebo
+coefficient (a cohort's placebos average to zero; a cohort with a single pre-start period
+has none) and there is no reference period.
 
 The cells are aggregated, weighted by cohort size, into an event study (effect by
 months since start, ``e = t - g``) and an overall ATT (all post-start cells). Standard
@@ -336,6 +343,8 @@ def _cells(
         for t in range(n_periods):
             if t == base and base_kind == "last":
                 continue
+            if t < g and g == 1:  # one pre-start period: its placebo is identically 0
+                continue
             if control_group == "never_treated":
                 control = ~np.isfinite(p.group)
             else:
@@ -400,14 +409,15 @@ class DidResult(DesignEffect):
     estimate, se, ci_low, ci_high, p_value : float
         Overall ATT (cohort-size-weighted mean of all post-start cells) and its inference.
     event_study : pandas.DataFrame
-        One row per event time ``e`` (periods since start; ``e = -1`` is the reference,
-        fixed at 0): ``event_time, estimate, se, ci_low, ci_high, band_low, band_high,
-        p_value``; ``band_*`` is the uniform (sup-t) band.
+        One row per event time ``e`` (periods since start; with ``base="last"``,
+        ``e = -1`` is the reference, fixed at 0): ``event_time, estimate, se, ci_low,
+        ci_high, band_low, band_high, p_value``; ``band_*`` is the uniform (sup-t) band.
     group_time : pandas.DataFrame
         ``ATT(g, t)``: ``group, time, event_time, estimate, se, ci_low, ci_high,
         n_treated, n_control``.
     pretrend_chi2, pretrend_df, pretrend_p : float
-        Joint Wald test that all pre-start event-study coefficients are zero.
+        Joint Wald test that the pre-start event-study coefficients before ``e = -1``
+        are zero (with ``base="pre_mean"`` the one at ``e = -1`` follows from them).
     n_units, n_treated, n_control : int
         Units used; ever treated during the panel; never treated.
     diagnostics : Diagnostics
@@ -659,15 +669,18 @@ def _uniform_critical(draws: np.ndarray, se: np.ndarray, alpha: float) -> float:
 
 
 def _pretrend(
-    es: pd.DataFrame, psi: np.ndarray, cluster: np.ndarray | None = None, last_pre: int = -2
+    es: pd.DataFrame, psi: np.ndarray, cluster: np.ndarray | None = None
 ) -> tuple[float, int, float]:
-    """Joint Wald test of the event-study coefficients at ``event_time <= last_pre``.
+    """Joint Wald test of the event-study coefficients at ``event_time <= -2``.
 
-    Against a pre-start mean the placebo coefficients of a cohort sum to zero, so their
-    variance matrix is singular: the generalised inverse and its rank are used (the
-    degrees of freedom are the number of free contrasts).
+    With ``base="last"`` ``e = -1`` is the reference. Against a pre-start mean a cohort's
+    placebos sum to zero, so the coefficient at ``e = -1`` is determined by the others
+    (the cohort-share-weighted sum over event times is exactly 0) and is left out too;
+    with one cohort the statistic is then that of the last base. The degrees of freedom
+    are the rank of the variance matrix, inverted generally (a degenerate matrix, e.g.
+    with few clusters, does not fail).
     """
-    pre = np.flatnonzero(es["event_time"].to_numpy() <= last_pre)
+    pre = np.flatnonzero(es["event_time"].to_numpy() <= -2)
     if len(pre) == 0:
         return float("nan"), 0, float("nan")
     vcov = influence_vcov(psi[:, pre], cluster)
@@ -834,8 +847,7 @@ def did_effect(
         }
     )
     estimated = event_study if base == "pre_mean" else event_study[event_study["event_time"] != -1]
-    last_pre = -1 if base == "pre_mean" else -2
-    chi2, df, p_pre = _pretrend(estimated.reset_index(drop=True), es_psi, p.cluster, last_pre)
+    chi2, df, p_pre = _pretrend(estimated.reset_index(drop=True), es_psi, p.cluster)
     checks, notes = [], []
     if df > 0:
         checks.append(

@@ -276,6 +276,7 @@ HEADER_LABELS = {
     "n": ("対象者数", "N"),
     "treatment / instrument": ("介入／操作変数", "Treatment / instrument"),
     "control group": ("対照群", "Control group"),
+    "base": ("比較の基準", "Base"),
     "units (treated / never treated)": (
         "対象者数（介入／未介入）",
         "Units (treated / never treated)",

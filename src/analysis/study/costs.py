@@ -6,8 +6,9 @@ model for health markers (Lin's regression and IPW beside it), a two-part model 
 (IPW and DML beside it). Sensitivity analyses are withheld whenever the primary estimate
 is. Costs are the NHI's expenditure over the window as it occurred
 (:data:`COST_ESTIMAND`). The event study of monthly costs uses Callaway & Sant'Anna DiD
-with the mean of the 12 months before the start as the base (:data:`DID_BASE`), severe events weighted Kaplan-Meier and the RMST difference. The economics turn the
-12-month cost effect into ROI and break-even.
+with the mean of the 12 months before the start as the base (:data:`DID_BASE`), severe
+events weighted Kaplan-Meier and the RMST difference. The economics turn the 12-month
+cost effect into ROI and break-even.
 """
 
 from __future__ import annotations
