@@ -369,3 +369,106 @@ def test_event_study_measures_costs_from_the_pre_start_mean():
     change = wide.loc[:, 0:].mean(axis=1) - wide.loc[:, :-1].mean(axis=1)
     treated = wide.index < 150
     assert a.result.estimate == pytest.approx(change[treated].mean() - change[~treated].mean())
+
+
+@pytest.mark.parametrize("n_treated", [150, 40])
+def test_event_study_figure_shows_estimates_only_when_they_are_shown(n_treated):
+    # Under 100 participants the event study is withheld (as its row in the effects
+    # table): the figure then states the reason instead of plotting monthly estimates.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.study.costs import EVENT_WINDOW, event_study, plot_event_study
+
+    g = np.random.default_rng(6)
+    n, months = 400, np.arange(EVENT_WINDOW[0], EVENT_WINDOW[1] + 1)
+    panel = pd.DataFrame({
+        "person_id": np.repeat(np.arange(n), len(months)), "rel_month": np.tile(months, n),
+        "observed": True, "cost_total": g.gamma(2.0, 15_000.0, n * len(months)),
+    })  # fmt: skip
+    baseline = pd.DataFrame({"person_id": np.arange(n), "treated": np.arange(n) < n_treated})
+    a = event_study(SimpleNamespace(panel_monthly=panel, baseline=baseline), seed=1,
+                    program="vitality")  # fmt: skip
+    assert a.passed == (n_treated >= 100)
+    for lang, word in (("ja", "判定保留"), ("en", "Withheld")):
+        ax = plot_event_study(a, lang=lang)
+        texts = " ".join(t.get_text() for t in ax.texts)
+        if a.passed:
+            assert ax.lines and word not in texts
+        else:
+            assert not ax.lines and not ax.collections and texts.startswith(word)
+            assert "100" in texts  # the minimum it did not reach
+    plt.close("all")
+
+
+@pytest.mark.parametrize("n_treated", [150, 40])
+def test_severe_event_curves_are_withheld_with_their_rmst(n_treated):
+    # The weighted Kaplan-Meier figure uses the RMST's weights and gates: when the RMST
+    # is withheld (here: under 100 participants), the figure states its reason instead.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.causal.survival import rmst_difference, weighted_km
+    from analysis.study.costs import SEVERE, plot_severe_events
+    from analysis.study.effects import MIN_PARTICIPANTS_COSTS, attempt, size_gate
+
+    g = np.random.default_rng(7)
+    n = 400
+    df = pd.DataFrame({"time_years": g.uniform(0.1, 2.0, n), "event": g.integers(0, 2, n),
+                       "treat": (np.arange(n) < n_treated).astype(int)})  # fmt: skip
+    kw = dict(duration="time_years", event="event", treatment="treat")
+    curves = weighted_km(df, **kw)
+    rmst = size_gate(
+        attempt("mystar", SEVERE, "rmst_ipw",
+                lambda d, **k: rmst_difference(d, **k).as_effect_result(), df, tau=1.5,
+                seed=1, n_bootstrap=50, **kw),
+        MIN_PARTICIPANTS_COSTS,
+    )  # fmt: skip
+    assert rmst.result is not None and rmst.passed == (n_treated >= MIN_PARTICIPANTS_COSTS)
+    for lang, word in (("ja", "判定保留"), ("en", "Withheld")):
+        ax = plot_severe_events(curves, lang=lang, rmst=rmst)
+        texts = " ".join(t.get_text() for t in ax.texts)
+        if rmst.passed:
+            assert ax.lines and word not in texts
+        else:
+            assert not ax.lines and texts.startswith(word) and "100" in texts
+    plt.close("all")
+
+
+def test_withheld_figure_note_never_quotes_a_group_under_ten():
+    # A figure's withheld note gives the reason, as the effects table does, except when
+    # a group has 1-9 people: the reason may quote that count, so only the group size
+    # rule is said.
+    from dataclasses import dataclass
+
+    from analysis.causal.diagnostics import Diagnostics
+    from analysis.study.costs import SEVERE, withheld_note
+    from analysis.study.effects import attempt, size_gate
+
+    @dataclass(frozen=True)
+    class Fit:
+        n_treated: int
+        n_control: int
+        diagnostics: Diagnostics
+
+    def fit(d):
+        return Fit(int(d.treat.sum()), int((d.treat == 0).sum()), Diagnostics())
+
+    for n1, small in ((7, True), (40, False)):
+        df = pd.DataFrame({"treat": (np.arange(200) < n1).astype(int)})
+        a = size_gate(attempt("mystar", SEVERE, "rmst_ipw", fit, df), 100)
+        assert not a.passed
+        for lang, hidden, shown in (("ja", "非表示", "判定保留"), ("en", "Not shown", "Withheld")):
+            note = withheld_note(a, lang)
+            assert note.startswith(hidden if small else shown), note
+            assert (f"{n1})" in note) is (not small)
+    failed = attempt("mystar", SEVERE, "rmst_ipw", lambda d: 1 / 0,
+                     pd.DataFrame({"treat": [1] * 5 + [0] * 50}))  # fmt: skip
+    assert failed.result is None and withheld_note(failed, "en").startswith("Not shown")
+    failed = attempt("mystar", SEVERE, "rmst_ipw", lambda d: 1 / 0,
+                     pd.DataFrame({"treat": [1] * 50 + [0] * 50}))  # fmt: skip
+    assert withheld_note(failed, "en") == "Not estimable: division by zero"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.config import MIN_CELL_COUNT
 from analysis.economics import allocate_budget, break_even_years, budget_impact, evaluate_roi
 from analysis.report.i18n import check_lang, with_editions
 from analysis.risk.table import risk_table
@@ -417,6 +418,23 @@ def save_results(run_dir, fiscal_year: int, *, effects, roi, figures, impact=Non
     return paths
 
 
+def withheld_note(a, lang: str) -> str:
+    """What a figure of the withheld (or failed) attempt ``a`` says instead of estimates.
+
+    Its reason, as in the effects table; but when either group has 1 to 9 people only
+    that is said (as the table's "group under 10"), since a reason may quote the count
+    (``participants in the analysis >= 100 (observed 7)``, an estimator's error).
+    """
+    r = a.result
+    counts = (a.n_treated, a.n_control) if r is None else (int(r.n_treated), int(r.n_control))
+    if any(0 < n < MIN_CELL_COUNT for n in counts):
+        return (f"非表示（{MIN_CELL_COUNT}人未満の群）" if lang == "ja"
+                else f"Not shown (group under {MIN_CELL_COUNT})")  # fmt: skip
+    if r is None:
+        return ("推定できませんでした: " if lang == "ja" else "Not estimable: ") + a.error
+    return f"判定保留: {a.reason_ja}" if lang == "ja" else f"Withheld: {a.reason}"
+
+
 def _empty(text: str):
     import matplotlib.pyplot as plt
 
@@ -441,26 +459,39 @@ SEVERE_EVENTS_LABELS = {
 
 
 def plot_event_study(did, *, lang: str = "ja"):
-    """The event-study plot of an ``event_study`` attempt (a note if it failed).
+    """The event-study plot of an ``event_study`` attempt (a note if it failed or is
+    withheld).
 
-    Axis labels in ``lang`` (:data:`EVENT_STUDY_LABELS`), costs with thousands
-    separators, and no title: the report's caption says what the figure shows.
+    A withheld attempt (too few participants, or a failed pre-trend test) shows its
+    reason instead of the monthly estimates: they are numbers the report does not stand
+    behind, as in the effects table. Axis labels in ``lang`` (:data:`EVENT_STUDY_LABELS`),
+    costs with thousands separators, and no title: the report's caption says what the
+    figure shows.
     """
-    if did.result is None:
-        ax = _empty(("推定できませんでした: " if lang == "ja" else "Not estimable: ") + did.error)
+    check_lang(lang)
+    if not did.passed:
+        ax = _empty(withheld_note(did, lang))
     else:
         xlabel, ylabel = EVENT_STUDY_LABELS[check_lang(lang)]
         ax = did.result.plot(lang=lang, xlabel=xlabel, ylabel=ylabel)
     return with_editions(ax, lang, lambda other: plot_event_study(did, lang=other))
 
 
-def plot_severe_events(curves, *, lang: str = "ja"):
-    """Kaplan-Meier curves of ``severe_events`` (a note if they could not be drawn)."""
+def plot_severe_events(curves, *, lang: str = "ja", rmst=None):
+    """Kaplan-Meier curves of ``severe_events`` (a note if they could not be drawn).
+
+    ``rmst`` is the RMST attempt of :func:`severe_events`, which uses the same weights and
+    gates: when it is withheld (e.g. covariates still unbalanced after weighting), so are
+    the weighted curves, and the figure states its reason.
+    """
+    check_lang(lang)
     if curves is None:
         ax = _empty("推定できませんでした" if lang == "ja" else "Not estimable")
+    elif rmst is not None and not rmst.passed:
+        ax = _empty(withheld_note(rmst, lang))
     else:
         lab = SEVERE_EVENTS_LABELS[check_lang(lang)]
         weighted = lab["weighted"] if curves.weighting == "ipw" else ""
         ax = curves.plot(lang=lang, xlabel=lab["xlabel"], ylabel=lab["ylabel"] + weighted,
                          arms=lab["arms"])  # fmt: skip
-    return with_editions(ax, lang, lambda other: plot_severe_events(curves, lang=other))
+    return with_editions(ax, lang, lambda other: plot_severe_events(curves, lang=other, rmst=rmst))
