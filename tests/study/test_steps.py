@@ -343,10 +343,11 @@ def test_cost_covariates_enter_prior_cost_flexibly():
 
 
 def test_event_study_measures_costs_from_the_pre_start_mean():
-    # The event study of monthly costs uses the mean of the 12 months before the start as
-    # its base (costs.DID_BASE): every pre-start month has a placebo, none is a fixed 0,
-    # and people not observed in every month of the window are left out.
-    from analysis.study.costs import DID_BASE, EVENT_WINDOW, event_study
+    # The event study of monthly costs is by quarter (each person's mean monthly cost over
+    # 3 months) and uses the mean of the 12 months before the start as its base
+    # (costs.DID_BASE): every pre-start quarter has a placebo, none is a fixed 0, and
+    # people not observed in every month of the window are left out.
+    from analysis.study.costs import DID_BASE, EVENT_PERIOD_MONTHS, EVENT_WINDOW, event_study
 
     g = np.random.default_rng(5)
     n, months = 400, np.arange(EVENT_WINDOW[0], EVENT_WINDOW[1] + 1)
@@ -362,13 +363,18 @@ def test_event_study_measures_costs_from_the_pre_start_mean():
                     program="vitality")  # fmt: skip
     assert DID_BASE == "pre_mean" and a.result.base == DID_BASE
     es = a.result.event_study.set_index("event_time")
-    assert list(es.index) == list(months) and (es.loc[-12:-1, "se"] > 0).all()
+    quarters = sorted({m // EVENT_PERIOD_MONTHS for m in months})
+    assert EVENT_PERIOD_MONTHS == 3 and quarters == list(range(-4, 4))
+    assert list(es.index) == quarters and (es.loc[-4:-1, "se"] > 0).all()
     assert a.result.n_units == n - 1
     wide = panel[panel.person_id > 0].pivot(index="person_id", columns="rel_month",
                                             values="cost_total")  # fmt: skip
     change = wide.loc[:, 0:].mean(axis=1) - wide.loc[:, :-1].mean(axis=1)
     treated = wide.index < 150
     assert a.result.estimate == pytest.approx(change[treated].mean() - change[~treated].mean())
+    # the quarter from month 3 to 5 against the pre-start mean, by hand
+    change = wide.loc[:, 3:5].mean(axis=1) - wide.loc[:, :-1].mean(axis=1)
+    assert es.loc[1, "estimate"] == pytest.approx(change[treated].mean() - change[~treated].mean())
 
 
 @pytest.mark.parametrize("n_treated", [150, 40])
