@@ -97,7 +97,8 @@ start, not from the single month before it: one hospital stay in that month woul
 every post-start month at once. In ``mvm-eval bench recovery`` at uptake 10 (160 cities)
 the single base month gave an RMSE of 8,003 yen and 89% coverage (the errors skewed: the
 interval missed the truth on one side only); the pre-start mean gives 4,094 yen and 95%
-(``analysis.causal.did``, ``base``)."""
+(by month; by quarter, :data:`EVENT_PERIOD_MONTHS`, 4,178 yen and 95%; ``analysis.causal.did``,
+``base``)."""
 RMST_TAU_YEARS = 1.5
 RMST_BOOTSTRAP = 100
 SEVERE = Outcome("severe_event_free_years", "重症化イベントのない期間（RMST）",
