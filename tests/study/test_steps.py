@@ -471,10 +471,10 @@ def test_withheld_figure_note_never_quotes_a_group_under_ten():
         for lang, hidden, shown in (("ja", "非表示", "判定保留"), ("en", "Not shown", "Withheld")):
             note = withheld_note(a, lang)
             assert note.startswith(hidden if small else shown), note
-            assert (f"{n1})" in note) is (not small)
+            assert (f"{n1}" in note) is (not small)
     failed = attempt("mystar", SEVERE, "rmst_ipw", lambda d: 1 / 0,
                      pd.DataFrame({"treat": [1] * 5 + [0] * 50}))  # fmt: skip
     assert failed.result is None and withheld_note(failed, "en").startswith("Not shown")
     failed = attempt("mystar", SEVERE, "rmst_ipw", lambda d: 1 / 0,
                      pd.DataFrame({"treat": [1] * 50 + [0] * 50}))  # fmt: skip
-    assert withheld_note(failed, "en") == "Not estimable: division by zero"
+    assert withheld_note(failed, "en") == "Withheld (division by zero)"  # as the table says

@@ -437,18 +437,22 @@ def save_results(run_dir, fiscal_year: int, *, effects, roi, figures, impact=Non
 def withheld_note(a, lang: str) -> str:
     """What a figure of the withheld (or failed) attempt ``a`` says instead of estimates.
 
-    Its reason, as in the effects table; but when either group has 1 to 9 people only
-    that is said (as the table's "group under 10"), since a reason may quote the count
-    (``participants in the analysis >= 100 (observed 7)``, an estimator's error).
+    The effects table's verdict in the report's words (``verdict.withheld`` with the
+    reason worded by :func:`analysis.report.sections.plain_reason`); but when either
+    group has 1 to 9 people only that is said (``verdict.small_group``), since a reason
+    may quote the count (``participants in the analysis >= 100 (observed 7)``, an
+    estimator's error).
     """
+    from analysis.report.i18n import Strings
+    from analysis.report.sections import plain_reason
+
+    s = Strings(lang)
     r = a.result
     counts = (a.n_treated, a.n_control) if r is None else (int(r.n_treated), int(r.n_control))
     if any(0 < n < MIN_CELL_COUNT for n in counts):
-        return (f"非表示（{MIN_CELL_COUNT}人未満の群）" if lang == "ja"
-                else f"Not shown (group under {MIN_CELL_COUNT})")  # fmt: skip
-    if r is None:
-        return ("推定できませんでした: " if lang == "ja" else "Not estimable: ") + a.error
-    return f"判定保留: {a.reason_ja}" if lang == "ja" else f"Withheld: {a.reason}"
+        return s("verdict.small_group", min=MIN_CELL_COUNT)
+    reason = a.reason_ja if s.lang == "ja" else a.reason
+    return s("verdict.withheld", reason=plain_reason(reason, s))
 
 
 def _empty(text: str):
@@ -484,11 +488,11 @@ def plot_event_study(did, *, lang: str = "ja"):
     costs with thousands separators, and no title: the report's caption says what the
     figure shows.
     """
-    check_lang(lang)
+    lang = check_lang(lang)
     if not did.passed:
         ax = _empty(withheld_note(did, lang))
     else:
-        xlabel, ylabel = EVENT_STUDY_LABELS[check_lang(lang)]
+        xlabel, ylabel = EVENT_STUDY_LABELS[lang]
         ax = did.result.plot(lang=lang, xlabel=xlabel, ylabel=ylabel)
     return with_editions(ax, lang, lambda other: plot_event_study(did, lang=other))
 
@@ -500,13 +504,13 @@ def plot_severe_events(curves, *, lang: str = "ja", rmst=None):
     gates: when it is withheld (e.g. covariates still unbalanced after weighting), so are
     the weighted curves, and the figure states its reason.
     """
-    check_lang(lang)
+    lang = check_lang(lang)
     if curves is None:
         ax = _empty("推定できませんでした" if lang == "ja" else "Not estimable")
     elif rmst is not None and not rmst.passed:
         ax = _empty(withheld_note(rmst, lang))
     else:
-        lab = SEVERE_EVENTS_LABELS[check_lang(lang)]
+        lab = SEVERE_EVENTS_LABELS[lang]
         weighted = lab["weighted"] if curves.weighting == "ipw" else ""
         ax = curves.plot(lang=lang, xlabel=lab["xlabel"], ylabel=lab["ylabel"] + weighted,
                          arms=lab["arms"])  # fmt: skip
